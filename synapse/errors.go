@@ -1,0 +1,86 @@
+package synapse
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"time"
+)
+
+// Errcode is a Matrix error code such as M_FORBIDDEN. It is itself an error so
+// callers can write errors.Is(err, synapse.ErrForbidden).
+type Errcode string
+
+func (c Errcode) Error() string { return string(c) }
+
+// The codes synops acts on. Synapse sends others; they still arrive in Error.Code.
+const (
+	ErrForbidden     Errcode = "M_FORBIDDEN"
+	ErrUnknownToken  Errcode = "M_UNKNOWN_TOKEN"
+	ErrMissingToken  Errcode = "M_MISSING_TOKEN"
+	ErrNotFound      Errcode = "M_NOT_FOUND"
+	ErrLimitExceeded Errcode = "M_LIMIT_EXCEEDED"
+	ErrUserInUse     Errcode = "M_USER_IN_USE"
+	ErrInvalidParam  Errcode = "M_INVALID_PARAM"
+	ErrBadJSON       Errcode = "M_BAD_JSON"
+	ErrUnrecognized  Errcode = "M_UNRECOGNIZED"
+)
+
+// Error is a non-2xx answer from Synapse.
+type Error struct {
+	Method     string
+	Path       string // the request path without query; never carries a token
+	Status     int
+	Code       Errcode
+	Message    string
+	RetryAfter time.Duration // from retry_after_ms or Retry-After, for M_LIMIT_EXCEEDED
+}
+
+func (e *Error) Error() string {
+	code := string(e.Code)
+	if code == "" {
+		code = fmt.Sprintf("HTTP %d", e.Status)
+	} else {
+		code = fmt.Sprintf("%s (HTTP %d)", code, e.Status)
+	}
+	msg := fmt.Sprintf("%s %s: synapse returned %s", e.Method, e.Path, code)
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	if e.RetryAfter > 0 {
+		msg += fmt.Sprintf(" (retry after %s)", e.RetryAfter.Round(time.Millisecond))
+	}
+	return msg
+}
+
+// Is matches an Errcode, so errors.Is(err, ErrNotFound) works through wrapping.
+func (e *Error) Is(target error) bool {
+	c, ok := target.(Errcode)
+	return ok && c == e.Code
+}
+
+// IsUnreachable reports whether err means the homeserver could not be reached
+// at all (connection refused, DNS failure, timeout), as opposed to an answer.
+func IsUnreachable(err error) bool {
+	var se *Error
+	if errors.As(err, &se) {
+		return false
+	}
+	var ue *url.Error
+	var ne net.Error
+	var oe *net.OpError
+	return errors.As(err, &ue) || errors.As(err, &ne) || errors.As(err, &oe)
+}
+
+// ValidationError is returned before any request is sent when an ID, alias or
+// argument is malformed.
+type ValidationError struct {
+	What  string // "user ID", "room ID", "room alias"
+	Input string
+	Why   string
+}
+
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("invalid %s %q: %s", e.What, e.Input, e.Why)
+}

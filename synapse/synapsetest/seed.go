@@ -1,0 +1,175 @@
+package synapsetest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sync"
+
+	"synops/synapse"
+)
+
+// SeededUser is an account created by SeedUsers, with its token.
+type SeededUser struct {
+	UserID string
+	Token  synapse.Secret
+}
+
+// SeedUsers registers n users named <prefix>1..<prefix>n, several at a time.
+func (s *Server) SeedUsers(ctx context.Context, prefix string, n int) ([]SeededUser, error) {
+	out := make([]SeededUser, n)
+	err := parallel(ctx, n, 8, func(i int) error {
+		r, err := s.Register(ctx, fmt.Sprintf("%s%d", prefix, i+1), false)
+		if err != nil {
+			return err
+		}
+		out[i] = SeededUser{UserID: r.UserID, Token: r.AccessToken}
+		return nil
+	})
+	return out, err
+}
+
+// RoomSpec describes a room to seed. Creator defaults to the admin.
+type RoomSpec struct {
+	Name      string
+	Topic     string
+	Alias     string // localpart only, e.g. "general"
+	Public    bool   // published in the room directory
+	Encrypted bool
+	Space     bool
+	Creator   *SeededUser
+	Members   []SeededUser // invited and joined
+	Messages  int          // text messages sent by the creator
+}
+
+// SeedRooms creates the rooms, several at a time, and returns their IDs in order.
+func (s *Server) SeedRooms(ctx context.Context, specs []RoomSpec) ([]string, error) {
+	ids := make([]string, len(specs))
+	err := parallel(ctx, len(specs), 6, func(i int) error {
+		id, err := s.CreateRoom(ctx, specs[i])
+		ids[i] = id
+		return err
+	})
+	return ids, err
+}
+
+// CreateRoom creates one room as described, through the client API.
+func (s *Server) CreateRoom(ctx context.Context, r RoomSpec) (string, error) {
+	token := s.AdminToken
+	if r.Creator != nil {
+		token = r.Creator.Token
+	}
+	body := map[string]any{"preset": "private_chat", "visibility": "private"}
+	if r.Public {
+		body["preset"], body["visibility"] = "public_chat", "public"
+	}
+	if r.Name != "" {
+		body["name"] = r.Name
+	}
+	if r.Topic != "" {
+		body["topic"] = r.Topic
+	}
+	if r.Alias != "" {
+		body["room_alias_name"] = r.Alias
+	}
+	var initial []any
+	if r.Encrypted {
+		initial = append(initial, map[string]any{"type": "m.room.encryption", "state_key": "",
+			"content": map[string]any{"algorithm": "m.megolm.v1.aes-sha2"}})
+	}
+	if len(initial) > 0 {
+		body["initial_state"] = initial
+	}
+	if r.Space {
+		body["creation_content"] = map[string]any{"type": "m.space"}
+	}
+	var created struct {
+		RoomID string `json:"room_id"`
+	}
+	if err := s.call(ctx, token, http.MethodPost, "/_matrix/client/v3/createRoom", body, &created); err != nil {
+		return "", fmt.Errorf("create room %q: %w", r.Name, err)
+	}
+	room := url.PathEscape(created.RoomID)
+	for _, m := range r.Members {
+		if err := s.call(ctx, token, http.MethodPost, "/_matrix/client/v3/rooms/"+room+"/invite",
+			map[string]any{"user_id": m.UserID}, nil); err != nil {
+			return created.RoomID, fmt.Errorf("invite %s: %w", m.UserID, err)
+		}
+		if err := s.call(ctx, m.Token, http.MethodPost, "/_matrix/client/v3/rooms/"+room+"/join", map[string]any{}, nil); err != nil {
+			return created.RoomID, fmt.Errorf("join %s: %w", m.UserID, err)
+		}
+	}
+	for i := 0; i < r.Messages; i++ {
+		if err := s.SendText(ctx, token, created.RoomID, fmt.Sprintf("message %d in %s", i+1, r.Name)); err != nil {
+			return created.RoomID, err
+		}
+	}
+	return created.RoomID, nil
+}
+
+// SendText posts an m.text message as the token's owner.
+func (s *Server) SendText(ctx context.Context, token synapse.Secret, roomID, text string) error {
+	path := fmt.Sprintf("/_matrix/client/v3/rooms/%s/send/m.room.message/%s", url.PathEscape(roomID), randHex(8))
+	return s.call(ctx, token, http.MethodPut, path, map[string]any{"msgtype": "m.text", "body": text}, nil)
+}
+
+// call is a bare client-API request for seeding; the product's client lives in
+// package synapse and has no business creating rooms.
+func (s *Server) call(ctx context.Context, token synapse.Secret, method, path string, body, out any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.BaseURL+path, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token.Reveal())
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, bytes.TrimSpace(data))
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+// parallel runs fn(0..n-1) with at most width at once and returns the first error.
+func parallel(ctx context.Context, n, width int, fn func(i int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, width)
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for i := 0; i < n; i++ {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := fn(i); err != nil {
+				once.Do(func() { first = err; cancel() })
+			}
+		}(i)
+	}
+	wg.Wait()
+	return first
+}

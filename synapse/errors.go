@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -46,7 +47,7 @@ func (e *Error) Error() string {
 	}
 	msg := fmt.Sprintf("%s %s: synapse returned %s", e.Method, e.Path, code)
 	if e.Message != "" {
-		msg += ": " + e.Message
+		msg += ": " + printable(e.Message)
 	}
 	if e.RetryAfter > 0 {
 		msg += fmt.Sprintf(" (retry after %s)", e.RetryAfter.Round(time.Millisecond))
@@ -83,4 +84,15 @@ type ValidationError struct {
 
 func (e *ValidationError) Error() string {
 	return fmt.Sprintf("invalid %s %q: %s", e.What, e.Input, e.Why)
+}
+
+// printable drops control characters (escape sequences among them) from text
+// the server sent, so an error message cannot drive the operator's terminal.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return -1
+		}
+		return r
+	}, s)
 }

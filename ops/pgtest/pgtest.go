@@ -111,6 +111,7 @@ func startLocal(ctx context.Context) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	removeStale()
 	dir, err := os.MkdirTemp("", "synops-pg-")
 	if err != nil {
 		return nil, fmt.Errorf("create cluster directory: %w", err)
@@ -342,4 +343,24 @@ func tail(b []byte, n int) string {
 		s = "…" + s[len(s)-n:]
 	}
 	return s
+}
+
+// removeStale deletes cluster directories left by a test binary that was
+// killed before it could clean up: their postmaster is gone.
+func removeStale() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "synops-pg-*"))
+	for _, d := range dirs {
+		pid := 0
+		if b, err := os.ReadFile(filepath.Join(d, "data", "postmaster.pid")); err == nil {
+			pid, _ = strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+		}
+		st, err := os.Stat(d)
+		if err != nil || time.Since(st.ModTime()) < time.Minute {
+			continue // a cluster being set up by a test running right now
+		}
+		if pid > 0 && syscall.Kill(pid, 0) == nil {
+			continue
+		}
+		_ = os.RemoveAll(d)
+	}
 }

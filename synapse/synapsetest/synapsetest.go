@@ -253,7 +253,9 @@ func (s *Server) start(ctx context.Context) error {
 	cmd := exec.Command(s.python, "-m", "synapse.app.homeserver", "-c", s.ConfigPath)
 	cmd.Dir = s.Dir
 	cmd.Stdout, cmd.Stderr = errf, errf
-	cmd.Env = append(os.Environ(), "SYNAPSE_ASYNC_IO_REACTOR=0")
+	// GIT_DIR: Synapse appends "git describe" of its install dir to its version,
+	// which inside this checkout would describe synops, not Synapse.
+	cmd.Env = append(os.Environ(), "GIT_DIR=/nonexistent")
 	// The child dies with the test binary, and its own children with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -416,4 +418,3 @@ func randHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
-

@@ -1,0 +1,65 @@
+# synops — see README.md. `make test` is what CI runs (.ci/run).
+SHELL := bash
+.SHELLFLAGS := -eo pipefail -c
+.DEFAULT_GOAL := build
+
+# The Synapse the tests and the demo run: the newest release that installs on
+# this machine's Python 3.11. Bump deliberately; the test output names it.
+SYNAPSE_VERSION := 1.163.2
+PYTHON ?= python3
+VENV := .cache/synapse-venv
+VENV_STAMP := $(VENV)/.installed-$(SYNAPSE_VERSION)
+GO ?= go
+GOFLAGS_TEST ?= -count=1 -timeout 20m
+
+export SYNOPS_SYNAPSE_VENV := $(CURDIR)/$(VENV)
+
+.PHONY: build test demo bench lint synapse-env deps clean
+
+build:
+	$(GO) build -o bin/synops ./cmd/synops
+
+# System packages the test bed needs: PostgreSQL server binaries, libpq headers
+# (psycopg2 builds from source), a C compiler for it, tmux for the end-to-end run.
+deps:
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
+	command -v pg_config >/dev/null || missing="$$missing libpq-dev"; \
+	command -v cc >/dev/null || missing="$$missing gcc"; \
+	command -v tmux >/dev/null || missing="$$missing tmux"; \
+	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+synapse-env: $(VENV_STAMP)
+
+$(VENV_STAMP): | deps
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check "matrix-synapse[postgres]==$(SYNAPSE_VERSION)"
+	$(VENV)/bin/python -c 'import synapse, psycopg2; print("Synapse", synapse.__version__, "installed in $(VENV)")'
+	touch $@
+
+# Every test, integration tests included, against a real Synapse and a real
+# PostgreSQL. A skipped test fails the run: nothing here may skip silently.
+test: synapse-env
+	@echo "Synapse $$($(VENV)/bin/python -c 'import synapse; print(synapse.__version__)') from $(VENV)"
+	$(GO) test $(GOFLAGS_TEST) -v ./... 2>&1 | tee .cache/test.log | grep -v -E '^(=== (RUN|PAUSE|CONT|NAME)|\s*--- PASS)'
+	@if grep -E -- '--- SKIP' .cache/test.log; then echo "FAIL: tests were skipped (see above)"; exit 1; fi
+	@echo "test: $$(grep -c -E -- '--- PASS' .cache/test.log) passed, 0 failed"
+
+demo: build synapse-env
+	$(GO) run ./cmd/synops-sandbox run -- bin/synops config check
+
+bench: synapse-env
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin .cache/test.log

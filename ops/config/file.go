@@ -1,0 +1,125 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// fileConfig is synops' own config file. Pointers tell "not given" from a zero
+// value so a profile can say read_only: false over an environment default.
+type fileConfig struct {
+	DefaultProfile string                  `yaml:"default_profile"`
+	Profiles       map[string]*fileProfile `yaml:"profiles"`
+}
+
+type fileProfile struct {
+	HomeserverURL  *string       `yaml:"homeserver_url"`
+	ServerName     *string       `yaml:"server_name"`
+	Environment    *string       `yaml:"environment"`
+	ReadOnly       *bool         `yaml:"read_only"`
+	HomeserverYAML *string       `yaml:"homeserver_yaml"`
+	Token          *fileToken    `yaml:"token"`
+	Services       *fileServices `yaml:"services"`
+	SynapseDBDSN   *string       `yaml:"synapse_db_dsn"`
+	AppDBDSN       *string       `yaml:"app_db_dsn"`
+	MediaStore     *string       `yaml:"media_store"`
+	MetricsURLs    []string      `yaml:"metrics_urls"`
+	Backup         *fileBackup   `yaml:"backup"`
+	Log            *fileLog      `yaml:"log"`
+}
+
+type fileToken struct {
+	Env     *string  `yaml:"env"`
+	File    *string  `yaml:"file"`
+	Command []string `yaml:"command"`
+}
+
+type fileServices struct {
+	Kind            *string  `yaml:"kind"`
+	ComposeFile     *string  `yaml:"compose_file"`
+	ComposeProject  *string  `yaml:"compose_project"`
+	SynapseService  *string  `yaml:"synapse_service"`
+	PostgresService *string  `yaml:"postgres_service"`
+	Unit            *string  `yaml:"unit"`
+	PostgresUnit    *string  `yaml:"postgres_unit"`
+	Start           []string `yaml:"start"`
+	Stop            []string `yaml:"stop"`
+	Status          []string `yaml:"status"`
+}
+
+type fileBackup struct {
+	Dir         *string       `yaml:"dir"`
+	Keep        *int          `yaml:"keep"`
+	MaxAge      *yamlDuration `yaml:"max_age"`
+	FreshWithin *yamlDuration `yaml:"fresh_within"`
+}
+
+type fileLog struct {
+	File *string `yaml:"file"`
+}
+
+// yamlDuration accepts what ParseDuration accepts (12h, 30d).
+type yamlDuration struct{ d time.Duration }
+
+func (y *yamlDuration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: want a duration such as 12h or 30d", n.Line)
+	}
+	d, err := ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	y.d = d
+	return nil
+}
+
+// readConfigFile reads and strictly decodes path. A key synops does not know is
+// an error naming the key and its line.
+func readConfigFile(path string) (*fileConfig, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var fc fileConfig
+	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("read config %s: %w", path, yamlError(err))
+	}
+	return &fc, nil
+}
+
+// yamlError rewords yaml's "field x not found in type config.fileProfile" into
+// advice, keeping the key and the line. It keeps the original for errors.As.
+func yamlError(err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	msgs := make([]string, len(te.Errors))
+	for i, m := range te.Errors {
+		// "line 4: field homserver_url not found in type config.fileProfile"
+		if line, rest, ok := strings.Cut(m, ": field "); ok && strings.HasPrefix(line, "line ") {
+			if key, _, ok := strings.Cut(rest, " not found in type "); ok {
+				m = fmt.Sprintf("%s: unknown key %q (a typo? see the example config)", line, key)
+			}
+		}
+		msgs[i] = m
+	}
+	return &configSyntaxError{msg: strings.Join(msgs, "; "), err: err}
+}
+
+type configSyntaxError struct {
+	msg string
+	err error
+}
+
+func (e *configSyntaxError) Error() string { return e.msg }
+func (e *configSyntaxError) Unwrap() error { return e.err }

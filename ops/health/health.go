@@ -36,13 +36,18 @@ func (s Status) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // Result is the outcome of one check.
 type Result struct {
-	ID     string        `json:"id"`    // stable key, e.g. "synapse.reachable"
-	Group  string        `json:"group"` // "Synapse", "PostgreSQL", …
-	Name   string        `json:"name"`
-	Status Status        `json:"status"`
-	Value  string        `json:"value,omitempty"`  // the figure: "1.163.2", "12 ms"
-	Detail string        `json:"detail,omitempty"` // what was found, when not ok
-	Hint   string        `json:"hint,omitempty"`   // what to do about it
+	ID     string `json:"id"`    // stable key, e.g. "synapse.reachable"
+	Group  string `json:"group"` // "Synapse", "PostgreSQL", …
+	Name   string `json:"name"`
+	Status Status `json:"status"`
+	Value  string `json:"value,omitempty"`  // the figure: "1.163.2", "12 ms"
+	Detail string `json:"detail,omitempty"` // what was found, when not ok
+	Hint   string `json:"hint,omitempty"`   // what to do about it
+	// Num is the figure as a number, for history and sparklines (HasNum says
+	// whether there is one); Unit names it ("s", "bytes", "/s", "%").
+	Num    float64       `json:"num,omitempty"`
+	HasNum bool          `json:"-"`
+	Unit   string        `json:"unit,omitempty"`
 	Took   time.Duration `json:"-"`
 }
 

@@ -14,7 +14,7 @@ GOFLAGS_TEST ?= -count=1 -timeout 20m
 
 export SYNOPS_SYNAPSE_VENV := $(CURDIR)/$(VENV)
 
-.PHONY: build test demo bench lint synapse-env deps clean
+.PHONY: build test demo bench lint synapse-env deps clean tape
 
 build:
 	$(GO) build -o bin/synops ./cmd/synops
@@ -52,12 +52,16 @@ test: synapse-env
 	@echo "test: $$(grep -c -E -- '--- PASS' .cache/test.log) passed, 0 failed"
 
 demo: build synapse-env
-	$(GO) run ./cmd/synops-sandbox run -- bin/synops config check
+	$(GO) run ./cmd/synops-sandbox run -- bin/synops
 
 bench: synapse-env
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-lint:
+# VHS lives in its own tools module (.ci/tools) so the product's go.mod stays lean.
+tape:
+	cd .ci/tools && $(GO) tool vhs validate ../../demo.tape
+
+lint: tape
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 

@@ -159,7 +159,14 @@ func (c *Client) once(ctx context.Context, r request, body []byte, out any) erro
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	u := *c.base
-	u.Path = c.base.Path + r.path
+	// r.path is already escaped (pathSegment); Path must hold the unescaped
+	// form so that RawPath is accepted as its encoding and nothing is
+	// escaped twice ("!" → "%21", never "%2521").
+	unescaped, err := url.PathUnescape(r.path)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", r.method, r.path, err)
+	}
+	u.Path = c.base.Path + unescaped
 	u.RawPath = c.base.EscapedPath() + r.path
 	u.RawQuery = r.query.Encode()
 	var rd io.Reader

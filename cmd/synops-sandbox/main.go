@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	"go.yaml.in/yaml/v3"
 
 	"synops/ops/testbed"
 )
@@ -82,7 +81,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfgPath, err := writeConfig(abs, bed)
+	cfgPath, err := bed.WriteConfig(abs)
 	if err != nil {
 		return err
 	}
@@ -108,28 +107,4 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// down after it exits.
 	signal.Ignore(os.Interrupt)
 	return cmd.Run()
-}
-
-// writeConfig writes the sandbox's synops config and its token file (0600).
-func writeConfig(dir string, bed *testbed.Bed) (string, error) {
-	tokenPath := filepath.Join(dir, "admin.token")
-	if err := os.WriteFile(tokenPath, []byte(bed.Synapse.AdminToken.Reveal()+"\n"), 0o600); err != nil {
-		return "", err
-	}
-	cfg := map[string]any{
-		"default_profile": "sandbox",
-		"profiles": map[string]any{"sandbox": map[string]any{
-			"environment":     "development",
-			"homeserver_yaml": bed.Synapse.ConfigPath,
-			"token":           map[string]any{"file": tokenPath},
-			"app_db_dsn":      bed.AppDB,
-			"backup":          map[string]any{"dir": filepath.Join(dir, "backups"), "keep": 3, "max_age": "7d"},
-		}},
-	}
-	b, err := yaml.Marshal(cfg)
-	if err != nil {
-		return "", err
-	}
-	path := filepath.Join(dir, "config.yaml")
-	return path, os.WriteFile(path, b, 0o600)
 }

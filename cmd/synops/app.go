@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -26,6 +27,7 @@ type app struct {
 	environment, synapseDBDSN, appDBDSN, backupDir string
 	tokenFile                                      string
 	readOnly                                       bool
+	interval                                       time.Duration
 	token                                          string // only to refuse it
 
 	sets []*pflag.FlagSet // where "Changed" is looked up
@@ -40,6 +42,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"config check", "show the resolved configuration and test every connection", runConfigCheck},
+		{"health", "run every health check once; exit 0 ok, 1 warning, 2 critical", runHealth},
 		{"version", "print the synops version", runVersion},
 	}
 }
@@ -56,11 +59,11 @@ func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout
 		return usageError("%v (see synops help)", err)
 	}
 	rest := top.Args()
-	if len(rest) == 0 || rest[0] == "help" {
+	if len(rest) == 0 {
+		return runConsole(ctx, a)
+	}
+	if rest[0] == "help" {
 		a.usage()
-		if len(rest) == 0 {
-			return silentExit(2)
-		}
 		return nil
 	}
 	for _, c := range commands() {
@@ -96,6 +99,7 @@ func (a *app) flagSet(name string) *pflag.FlagSet {
 	fs.StringVar(&a.appDBDSN, "app-db-dsn", a.appDBDSN, "application (OpenMeet) database (no password here)")
 	fs.StringVar(&a.backupDir, "backup-dir", a.backupDir, "where backups are kept")
 	fs.StringVar(&a.tokenFile, "token-file", a.tokenFile, "file holding the admin token (mode 0600)")
+	fs.DurationVar(&a.interval, "interval", 2*time.Second, "console: how often the cheap health checks run")
 	fs.StringVar(&a.token, "token", "", "refused: a token in argv is visible to every user")
 	_ = fs.MarkHidden("token")
 	a.sets = append(a.sets, fs)
@@ -163,7 +167,8 @@ func (a *app) usage() {
 	w := a.stdout
 	fmt.Fprintln(w, "synops — admin console for a Matrix Synapse ops box")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "usage: synops [global flags] <command> [flags]")
+	fmt.Fprintln(w, "usage: synops [global flags]                    open the console")
+	fmt.Fprintln(w, "       synops [global flags] <command> [flags]  run one command headless")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "commands:")
 	cs := commands()

@@ -32,55 +32,17 @@ func ConnectionChecks(ctx context.Context, t Target) []Result {
 	out = append(out, reach)
 	var who *synapse.Whoami
 	tok := timed(ctx, t.Timeout, func(ctx context.Context) Result {
-		r := Result{ID: "synapse.token", Group: "Synapse", Name: "admin token valid"}
 		if reach.Status != OK {
-			r.Detail = "not checked: Synapse is unreachable"
-			return r
+			return Result{ID: "synapse.token", Group: "Synapse", Name: "admin token valid",
+				Detail: "not checked: Synapse is unreachable"}
 		}
-		if t.Synapse.Token().IsZero() {
-			r.Status, r.Detail = Crit, "no admin token configured"
-			r.Hint = "set MATRIX_ADMIN_TOKEN, or token.file / token.command in the profile"
-			return r
-		}
-		w, err := t.Synapse.Whoami(ctx)
-		if err != nil {
-			r.Status, r.Detail = Crit, err.Error()
-			switch {
-			case errors.Is(err, synapse.ErrUnknownToken):
-				r.Hint = fmt.Sprintf("the token (%s) was rejected: it is revoked, expired or mistyped; get a fresh admin token and update MATRIX_ADMIN_TOKEN or the token file", t.Synapse.Token().Hint())
-			case errors.Is(err, synapse.ErrMissingToken):
-				r.Hint = "Synapse saw no token; set MATRIX_ADMIN_TOKEN or a token file"
-			default:
-				r.Hint = "could not ask Synapse whose token this is"
-			}
-			return r
-		}
+		r, w := tokenCheck(ctx, t.Synapse)
 		who = w
-		r.Status, r.Value = OK, w.UserID+" ("+t.Synapse.Token().Hint()+")"
 		return r
 	})
 	out = append(out, tok)
 	out = append(out, timed(ctx, t.Timeout, func(ctx context.Context) Result {
-		r := Result{ID: "synapse.admin", Group: "Synapse", Name: "token owner is a server admin"}
-		if who == nil {
-			r.Detail = "not checked: the token is not valid"
-			return r
-		}
-		u, err := t.Synapse.User(ctx, who.UserID)
-		switch {
-		case errors.Is(err, synapse.ErrForbidden):
-			r.Status = Crit
-			r.Detail = fmt.Sprintf("token belongs to %s, who is not a server admin", who.UserID)
-			r.Hint = "use an admin's token, or make this user an admin (admin API PUT /_synapse/admin/v2/users/<id> {\"admin\": true}, or register_new_matrix_user -a)"
-		case err != nil:
-			r.Status, r.Detail = Crit, err.Error()
-		case !u.Admin:
-			r.Status = Crit
-			r.Detail = fmt.Sprintf("token belongs to %s, who is not a server admin", who.UserID)
-		default:
-			r.Status, r.Value = OK, who.UserID
-		}
-		return r
+		return adminCheck(ctx, t.Synapse, who)
 	}))
 	out = append(out, timed(ctx, t.Timeout, func(ctx context.Context) Result {
 		return dbReachable(ctx, "postgres.synapse", "Synapse database", t.SynapseDB,
@@ -124,21 +86,11 @@ func dbReachable(ctx context.Context, id, name string, dsn synapse.Secret, missi
 	}
 	pool, err := pg.Open(ctx, name, dsn, nil)
 	if err != nil {
-		r.Status, r.Detail = Crit, err.Error()
-		if pg.IsAuthError(err) {
-			r.Hint = "PostgreSQL refused the credentials: check the user and password"
-		} else {
-			r.Hint = "is PostgreSQL running and listening where the connection string says?"
-		}
+		r.openFailed(err)
 		return r
 	}
 	defer pool.Close()
-	v, err := pg.ServerVersion(ctx, pool)
-	if err != nil {
-		r.Status, r.Detail = Crit, err.Error()
-		return r
-	}
-	r.Status, r.Value = OK, "PostgreSQL "+v+" at "+pg.Describe(dsn)
+	r.version(ctx, pool, dsn)
 	return r
 }
 

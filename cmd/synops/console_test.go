@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tmux drives the real binary in a real terminal, as an operator would.
+type tmux struct {
+	t       *testing.T
+	session string
+}
+
+func startTmux(t *testing.T, w, h int, env []string, argv ...string) *tmux {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Fatal("tmux is not installed (make deps installs it)")
+	}
+	tm := &tmux{t: t, session: fmt.Sprintf("synops-e2e-%d", os.Getpid())}
+	args := []string{"new-session", "-d", "-s", tm.session, "-x", fmt.Sprint(w), "-y", fmt.Sprint(h)}
+	for _, e := range env {
+		args = append(args, "-e", e)
+	}
+	// The shell keeps the pane open after synops exits, so its exit status
+	// and anything it printed stay readable.
+	args = append(args, "sh", "-c", `"$@"; echo "SYNOPS EXITED $?"; sleep 600`, "sh")
+	args = append(args, argv...)
+	if out, err := exec.Command("tmux", args...).CombinedOutput(); err != nil {
+		t.Fatalf("tmux new-session: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("tmux", "kill-session", "-t", tm.session).Run() })
+	return tm
+}
+
+func (tm *tmux) keys(keys ...string) {
+	tm.t.Helper()
+	if out, err := exec.Command("tmux", append([]string{"send-keys", "-t", tm.session}, keys...)...).CombinedOutput(); err != nil {
+		tm.t.Fatalf("send-keys %v: %v\n%s", keys, err, out)
+	}
+}
+
+func (tm *tmux) screen() string {
+	out, err := exec.Command("tmux", "capture-pane", "-p", "-t", tm.session).Output()
+	if err != nil {
+		return ""
+	}
+	return string(out)
+}
+
+// waitFor polls the screen until cond holds or the limit passes.
+func (tm *tmux) waitFor(what string, limit time.Duration, cond func(string) bool) string {
+	tm.t.Helper()
+	deadline := time.Now().Add(limit)
+	var s string
+	for time.Now().Before(deadline) {
+		if s = tm.screen(); cond(s) {
+			return s
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	tm.t.Fatalf("waited %s for %s; screen:\n%s", limit, what, s)
+	return s
+}
+
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "synops")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func lineWith(screen, needle string) string {
+	for _, l := range strings.Split(screen, "\n") {
+		if strings.Contains(l, needle) {
+			return l
+		}
+	}
+	return ""
+}
+
+// TestConsoleEndToEnd runs the real binary in tmux against the real Synapse:
+// the health pane fills in, turns red within an interval when Synapse dies,
+// keeps answering keys, and turns green again when Synapse is back.
+func TestConsoleEndToEnd(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	cfg, err := bed.WriteConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"SYNOPS_CONFIG=" + cfg, "HOME=" + dir, "XDG_STATE_HOME=" + filepath.Join(dir, "state"), "TERM=xterm-256color"}
+	tm := startTmux(t, 120, 40, env, bin, "--interval", "1s")
+
+	row := "Synapse: /health"
+	tm.waitFor("the health pane with Synapse up", 30*time.Second, func(s string) bool {
+		return strings.Contains(lineWith(s, row), "✔") && strings.Contains(s, "PostgreSQL")
+	})
+	s := tm.screen()
+	for _, want := range []string{"1 Health", "sandbox", bed.Synapse.ServerName, "development", "Synapse ●"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("screen lacks %q:\n%s", want, s)
+		}
+	}
+
+	bed.Synapse.Kill()
+	t.Cleanup(func() {
+		if !bed.Synapse.Running() {
+			_ = bed.Synapse.Restart(context.Background())
+		}
+	})
+	killed := time.Now()
+	tm.waitFor("Synapse's row to turn red", 15*time.Second, func(s string) bool {
+		return strings.Contains(lineWith(s, row), "✘")
+	})
+	t.Logf("red %s after the kill (interval 1s)", time.Since(killed).Round(100*time.Millisecond))
+
+	// The UI still answers keys while Synapse is down: open and close help.
+	tm.keys("?")
+	tm.waitFor("the help overlay", 5*time.Second, func(s string) bool { return strings.Contains(s, "press ? or esc to close") })
+	tm.keys("Escape")
+	tm.waitFor("help to close", 5*time.Second, func(s string) bool { return !strings.Contains(s, "press ? or esc to close") })
+
+	if err := bed.Synapse.Restart(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	tm.waitFor("Synapse's row to turn green again", 20*time.Second, func(s string) bool {
+		return strings.Contains(lineWith(s, row), "✔")
+	})
+
+	tm.keys("q")
+	s = tm.waitFor("synops to exit", 5*time.Second, func(s string) bool { return strings.Contains(s, "SYNOPS EXITED") })
+	if !strings.Contains(s, "SYNOPS EXITED 0") {
+		t.Errorf("synops exited with an error:\n%s", s)
+	}
+}

@@ -1,0 +1,538 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"charm.land/lipgloss/v2"
+
+	"synops/ops/health"
+	"synops/ops/text"
+)
+
+// HealthSource runs one tier of health checks. *health.Checker is one.
+type HealthSource interface {
+	Run(ctx context.Context, tier health.Tier) []health.Result
+}
+
+// HealthMsg carries one run's results. Gen drops results of a superseded
+// schedule (the interval changed while they were in flight).
+type HealthMsg struct {
+	Tier    health.Tier
+	Gen     int
+	Results []health.Result
+	At      time.Time
+}
+
+type healthTickMsg struct {
+	Tier health.Tier
+	Gen  int
+}
+
+// intervals the operator can step through with + and -.
+var cheapIntervals = []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second}
+
+type healthKeys struct {
+	Faster, Slower, Refresh, Filter, Logs, Diagnose key.Binding
+}
+
+// HealthPane is the live dashboard: every check's status, its figure and a
+// sparkline of its history, refreshed in the background.
+type HealthPane struct {
+	c        *Common
+	src      HealthSource
+	openLogs LogOpener
+	diag     Diagnoser
+	keys     healthKeys
+
+	interval [2]time.Duration
+	gen      [2]int
+	inflight [2]bool
+
+	results map[string]health.Result
+	tierOf  map[string]health.Tier
+	seen    map[string]int // first-seen order, for a stable layout
+	hist    map[string]*History
+	rows    []string // visible IDs, in display order
+
+	cursor, offset int
+	moved          bool // the operator moved the cursor: keep it on that check
+	w, h           int
+
+	filter    textinput.Model
+	filtering bool
+
+	sub      subView // logs or diagnosis, when open
+	diagView *DiagnoseView
+}
+
+// subView is a screen inside the Health pane (logs, diagnosis).
+type subView interface {
+	help.KeyMap
+	Update(msg tea.Msg) (tea.Cmd, bool) // bool: the view closed
+	View(w, h int) string
+	Capturing() bool
+	Close()
+}
+
+// HealthDeps is what the Health pane reads from. Logs and Diagnose may be nil
+// when not configured; their keys are then disabled.
+type HealthDeps struct {
+	Source   HealthSource
+	Logs     LogOpener
+	Diagnose Diagnoser
+}
+
+// NewHealthPane builds the pane; cheap is the interval of cheap checks
+// (2s by default), expensive checks run every 15s.
+func NewHealthPane(c *Common, deps HealthDeps, cheap time.Duration) *HealthPane {
+	if cheap <= 0 {
+		cheap = 2 * time.Second
+	}
+	f := textinput.New()
+	f.Prompt = "/ "
+	st := f.Styles()
+	st.Cursor.Blink = false
+	f.SetStyles(st)
+	p := &HealthPane{
+		c: c, src: deps.Source, openLogs: deps.Logs, diag: deps.Diagnose,
+		interval: [2]time.Duration{cheap, max(15*time.Second, cheap)},
+		results:  map[string]health.Result{},
+		tierOf:   map[string]health.Tier{},
+		seen:     map[string]int{},
+		hist:     map[string]*History{},
+		filter:   f,
+		keys: healthKeys{
+			Faster:   key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+/-", "refresh interval")),
+			Slower:   key.NewBinding(key.WithKeys("-")),
+			Refresh:  c.Keys.Refresh,
+			Filter:   c.Keys.Filter,
+			Logs:     key.NewBinding(key.WithKeys("l"), key.WithHelp("l", "logs")),
+			Diagnose: key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "diagnose")),
+		},
+	}
+	p.keys.Logs.SetEnabled(deps.Logs != nil)
+	p.keys.Diagnose.SetEnabled(deps.Diagnose != nil)
+	return p
+}
+
+func (p *HealthPane) Title() string { return "Health" }
+
+// Init runs both tiers at once; each re-arms its own tick when it lands.
+func (p *HealthPane) Init() tea.Cmd {
+	return tea.Batch(p.fetch(health.Cheap), p.fetch(health.Expensive))
+}
+
+func (p *HealthPane) fetch(t health.Tier) tea.Cmd {
+	p.inflight[t] = true
+	ctx, src, gen, now := p.c.Ctx, p.src, p.gen[t], p.c.Now
+	limit := 15 * time.Second
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, limit)
+		defer cancel()
+		return HealthMsg{Tier: t, Gen: gen, Results: src.Run(ctx, t), At: now()}
+	}
+}
+
+func (p *HealthPane) tick(t health.Tier) tea.Cmd {
+	gen := p.gen[t]
+	return tea.Tick(p.interval[t], func(time.Time) tea.Msg { return healthTickMsg{Tier: t, Gen: gen} })
+}
+
+// Update handles results, ticks and keys.
+func (p *HealthPane) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case HealthMsg:
+		if msg.Gen != p.gen[msg.Tier] {
+			return nil // a schedule that was replaced; its own tick is gone too
+		}
+		p.inflight[msg.Tier] = false
+		p.apply(msg)
+		return p.tick(msg.Tier)
+	case healthTickMsg:
+		if msg.Gen != p.gen[msg.Tier] {
+			return nil
+		}
+		if p.inflight[msg.Tier] {
+			return p.tick(msg.Tier) // still waiting for the last run: skip this one
+		}
+		return p.fetch(msg.Tier)
+	case ActionMsg:
+		return p.action(msg.Action)
+	case verdictMsg:
+		// The diagnosis view keeps its verdicts while closed; the job line
+		// is updated whichever view is showing.
+		if p.diagView != nil {
+			p.diagView.Update(msg)
+		}
+		return nil
+	}
+	if p.sub != nil {
+		cmd, closed := p.sub.Update(msg)
+		if closed {
+			p.sub.Close()
+			p.sub = nil
+		}
+		return cmd
+	}
+	km, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		return nil
+	}
+	if p.filtering {
+		return p.filterKey(km)
+	}
+	k := p.c.Keys
+	switch {
+	case key.Matches(km, k.Up):
+		p.move(-1)
+	case key.Matches(km, k.Down):
+		p.move(1)
+	case key.Matches(km, k.PageUp):
+		p.move(-p.listHeight())
+	case key.Matches(km, k.PageDown):
+		p.move(p.listHeight())
+	case key.Matches(km, k.Top):
+		p.move(-len(p.rows))
+	case key.Matches(km, k.Bottom):
+		p.move(len(p.rows))
+	case key.Matches(km, p.keys.Filter):
+		p.filtering = true
+		return p.filter.Focus()
+	case key.Matches(km, k.Back):
+		if p.filter.Value() != "" {
+			p.filter.SetValue("")
+			p.relayout()
+		}
+	case key.Matches(km, p.keys.Refresh):
+		return p.action("refresh")
+	case key.Matches(km, p.keys.Logs):
+		return p.action("logs")
+	case key.Matches(km, p.keys.Diagnose):
+		return p.action("diagnose")
+	case key.Matches(km, p.keys.Faster):
+		return p.setInterval(-1)
+	case key.Matches(km, p.keys.Slower):
+		return p.setInterval(1)
+	}
+	return nil
+}
+
+func (p *HealthPane) action(a string) tea.Cmd {
+	switch a {
+	case "refresh":
+		// A new generation: the pending ticks die, both tiers run now.
+		p.gen[health.Cheap]++
+		p.gen[health.Expensive]++
+		return tea.Batch(p.fetch(health.Cheap), p.fetch(health.Expensive))
+	case "logs":
+		if p.openLogs == nil {
+			return Toast("no log source: set log.file or services in the profile", true)
+		}
+		p.closeSub()
+		v, cmd := NewLogsView(p.c, p.openLogs)
+		p.sub = v
+		return cmd
+	case "diagnose":
+		if p.diag == nil {
+			return Toast("diagnosis is not available with this configuration", true)
+		}
+		p.closeSub()
+		if p.diagView == nil {
+			p.diagView = NewDiagnoseView(p.c, p.diag)
+		}
+		p.sub = p.diagView
+	}
+	return nil
+}
+
+func (p *HealthPane) closeSub() {
+	if p.sub != nil {
+		p.sub.Close()
+		p.sub = nil
+	}
+}
+
+func (p *HealthPane) setInterval(step int) tea.Cmd {
+	i := 0
+	for j, d := range cheapIntervals {
+		if d <= p.interval[health.Cheap] {
+			i = j
+		}
+	}
+	i = min(max(i+step, 0), len(cheapIntervals)-1)
+	if cheapIntervals[i] == p.interval[health.Cheap] {
+		return nil
+	}
+	p.interval[health.Cheap] = cheapIntervals[i]
+	p.gen[health.Cheap]++
+	msg := "cheap checks every " + cheapIntervals[i].String()
+	if p.inflight[health.Cheap] {
+		// The run in flight belongs to the old generation and will be
+		// dropped; start afresh.
+		return tea.Batch(p.fetch(health.Cheap), Toast(msg, false))
+	}
+	return tea.Batch(p.tick(health.Cheap), Toast(msg, false))
+}
+
+func (p *HealthPane) filterKey(km tea.KeyPressMsg) tea.Cmd {
+	switch km.String() {
+	case "enter":
+		p.filtering = false
+		p.filter.Blur()
+		return nil
+	case "esc":
+		p.filtering = false
+		p.filter.Blur()
+		p.filter.SetValue("")
+		p.relayout()
+		return nil
+	}
+	var cmd tea.Cmd
+	p.filter, cmd = p.filter.Update(km)
+	p.relayout()
+	return cmd
+}
+
+// apply merges one tier's results: checks of that tier that did not report
+// this time (a worker that went away) are dropped.
+func (p *HealthPane) apply(msg HealthMsg) {
+	now := map[string]bool{}
+	for _, r := range msg.Results {
+		now[r.ID] = true
+		p.results[r.ID] = r
+		p.tierOf[r.ID] = msg.Tier
+		if _, ok := p.seen[r.ID]; !ok {
+			p.seen[r.ID] = len(p.seen)
+		}
+		if r.HasNum {
+			h := p.hist[r.ID]
+			if h == nil {
+				h = NewHistory(60)
+				p.hist[r.ID] = h
+			}
+			h.Add(r.Num)
+		}
+	}
+	for id, t := range p.tierOf {
+		if t == msg.Tier && !now[id] {
+			delete(p.results, id)
+			delete(p.tierOf, id)
+		}
+	}
+	p.relayout()
+}
+
+func groupRank(g string) int {
+	switch {
+	case g == "Synapse":
+		return 0
+	case g == "Metrics":
+		return 1
+	case strings.HasPrefix(g, "Worker"):
+		return 2
+	case g == "PostgreSQL":
+		return 3
+	case g == "Disk":
+		return 4
+	case g == "LiveKit":
+		return 5
+	}
+	return 6
+}
+
+// relayout recomputes the visible rows after results or the filter changed,
+// keeping the cursor on the same check.
+func (p *HealthPane) relayout() {
+	var keep string
+	if p.cursor < len(p.rows) && p.moved {
+		keep = p.rows[p.cursor] // stay on the check the operator chose
+	}
+	q := strings.ToLower(p.filter.Value())
+	p.rows = p.rows[:0]
+	for id, r := range p.results {
+		if q != "" && !strings.Contains(strings.ToLower(r.Group+" "+r.Name+" "+r.Value+" "+r.Status.String()), q) {
+			continue
+		}
+		p.rows = append(p.rows, id)
+	}
+	sort.Slice(p.rows, func(i, j int) bool {
+		a, b := p.results[p.rows[i]], p.results[p.rows[j]]
+		if ra, rb := groupRank(a.Group), groupRank(b.Group); ra != rb {
+			return ra < rb
+		}
+		if a.Group != b.Group {
+			return a.Group < b.Group
+		}
+		return p.seen[a.ID] < p.seen[b.ID]
+	})
+	p.cursor = 0
+	for i, id := range p.rows {
+		if id == keep {
+			p.cursor = i
+		}
+	}
+	p.move(0)
+}
+
+func (p *HealthPane) move(d int) {
+	if d != 0 {
+		p.moved = true
+	}
+	p.cursor = min(max(p.cursor+d, 0), max(len(p.rows)-1, 0))
+	lh := p.listHeight()
+	if p.cursor < p.offset {
+		p.offset = p.cursor
+	}
+	if p.cursor >= p.offset+lh {
+		p.offset = p.cursor - lh + 1
+	}
+	p.offset = min(p.offset, max(len(p.rows)-lh, 0))
+}
+
+// Layout: a header line, the list, a separator and two lines of detail.
+func (p *HealthPane) listHeight() int { return max(p.h-4, 1) }
+
+func (p *HealthPane) SetSize(w, h int) {
+	p.w, p.h = w, h
+	p.filter.SetWidth(max(w-4, 10))
+	p.move(0)
+}
+
+func (p *HealthPane) Capturing() bool {
+	return p.filtering || (p.sub != nil && p.sub.Capturing())
+}
+
+func (p *HealthPane) Commands() []Command {
+	cmds := []Command{{Name: "health: refresh now", Action: "refresh"}}
+	if p.openLogs != nil {
+		cmds = append(cmds, Command{Name: "health: logs", Action: "logs"})
+	}
+	if p.diag != nil {
+		cmds = append(cmds, Command{Name: "health: diagnose", Action: "diagnose"})
+	}
+	return cmds
+}
+
+func (p *HealthPane) ShortHelp() []key.Binding {
+	if p.sub != nil {
+		return p.sub.ShortHelp()
+	}
+	return []key.Binding{p.c.Keys.Up, p.c.Keys.Down, p.keys.Filter, p.keys.Logs, p.keys.Diagnose, p.keys.Refresh}
+}
+
+func (p *HealthPane) FullHelp() [][]key.Binding {
+	if p.sub != nil {
+		return p.sub.FullHelp()
+	}
+	return [][]key.Binding{{p.keys.Refresh, p.keys.Faster, p.keys.Filter, p.keys.Logs, p.keys.Diagnose}}
+}
+
+// View draws the dashboard (or the open sub-view).
+func (p *HealthPane) View() string {
+	if p.sub != nil {
+		return p.sub.View(p.w, p.h)
+	}
+	s := p.c.Styles
+	var counts [4]int
+	for _, r := range p.results {
+		counts[r.Status]++
+	}
+	header := s.Title.Render("Health") + s.Muted.Render(fmt.Sprintf("  every %s · %d checks: ", p.interval[health.Cheap], len(p.results))) +
+		s.OK.Render(fmt.Sprintf("%d ok", counts[health.OK]))
+	if counts[health.Warn] > 0 {
+		header += s.Muted.Render(", ") + s.Warn.Render(fmt.Sprintf("%d warning", counts[health.Warn]))
+	}
+	if counts[health.Crit] > 0 {
+		header += s.Muted.Render(", ") + s.Crit.Render(fmt.Sprintf("%d critical", counts[health.Crit]))
+	}
+	if p.filtering || p.filter.Value() != "" {
+		header = p.filter.View()
+	}
+	lines := []string{header}
+	if len(p.results) == 0 {
+		lines = append(lines, s.Muted.Render("  running the first checks…"))
+	}
+	nameW := min(34, max(p.w/3, 18))
+	sparkW := 0
+	switch {
+	case p.w >= 120:
+		sparkW = 30
+	case p.w >= 90:
+		sparkW = 16
+	case p.w >= 70:
+		sparkW = 8
+	}
+	valW := max(p.w-nameW-sparkW-6, 8)
+	lh := p.listHeight()
+	for i := p.offset; i < len(p.rows) && i < p.offset+lh; i++ {
+		r := p.results[p.rows[i]]
+		name := r.Group + ": " + r.Name
+		val := r.Value
+		if val == "" && r.Status != health.OK {
+			val = r.Detail
+		}
+		spark := ""
+		if h := p.hist[r.ID]; h != nil && sparkW > 0 {
+			spark = s.Spark.Render(Sparkline(h.Values(), sparkW))
+		}
+		nameCell, valCell := cell(text.Clean(name), nameW), cell(text.Clean(val), valW)
+		var line string
+		if i == p.cursor {
+			line = s.Selected.Width(p.w).MaxWidth(p.w).Render(" " + p.mark(r.Status) + " " + nameCell + " " + valCell + " " + spark)
+		} else {
+			line = " " + p.mark(r.Status) + " " + s.App.Render(nameCell) + " " + p.statusStyle(r.Status).Render(valCell) + " " + spark
+		}
+		lines = append(lines, line)
+	}
+	for len(lines) < lh+1 {
+		lines = append(lines, "")
+	}
+	lines = append(lines, s.Muted.Render(strings.Repeat("─", max(p.w, 1))))
+	lines = append(lines, p.detail()...)
+	return strings.Join(lines, "\n")
+}
+
+// detail is two lines about the selected check: what was found and what to do.
+func (p *HealthPane) detail() []string {
+	s := p.c.Styles
+	if p.cursor >= len(p.rows) {
+		return []string{"", ""}
+	}
+	r := p.results[p.rows[p.cursor]]
+	first := s.Detail.Render(text.Clean(r.Group + ": " + r.Name + " — " + r.Status.String()))
+	if r.Took > 0 {
+		first += s.Muted.Render(fmt.Sprintf(" (%d ms)", r.Took.Milliseconds()))
+	}
+	second := s.Muted.Render(text.Clean(r.Value))
+	if r.Detail != "" && r.Status != health.OK {
+		second = s.Detail.Render(text.Clean(r.Detail))
+	}
+	if r.Hint != "" && r.Status >= health.Warn {
+		second += s.Hint.Render("  → " + text.Clean(r.Hint))
+	}
+	return []string{first, second}
+}
+
+func (p *HealthPane) mark(st health.Status) string { return statusMark(p.c.Styles, st) }
+
+func (p *HealthPane) statusStyle(st health.Status) lipgloss.Style {
+	s := p.c.Styles
+	switch st {
+	case health.Warn:
+		return s.Warn
+	case health.Crit:
+		return s.Crit
+	case health.Unknown:
+		return s.Unknown
+	}
+	return s.App
+}

@@ -30,6 +30,9 @@ type Common struct {
 	Server      string
 	Environment string
 	Production  bool
+	// Notice is shown on the toast line at start (a pane that could not be
+	// offered, and why).
+	Notice string
 }
 
 // NewCommon fills in defaults for what is not set.

@@ -45,6 +45,9 @@ func New(c *Common, panes ...Pane) *Model {
 // Init starts every pane and asks the terminal for its background colour.
 func (m *Model) Init() tea.Cmd {
 	cmds := []tea.Cmd{tea.RequestBackgroundColor}
+	if m.c.Notice != "" {
+		cmds = append(cmds, Toast(m.c.Notice, true))
+	}
 	for _, p := range m.panes {
 		cmds = append(cmds, p.Init())
 	}

@@ -91,7 +91,7 @@ func sampleResults() []health.Result {
 	}
 }
 
-func newRoot(t *testing.T, readOnly bool, w, h int) (*Model, *HealthPane) {
+func newRoot(t testing.TB, readOnly bool, w, h int) (*Model, *HealthPane) {
 	c := testCommon(readOnly)
 	hp := NewHealthPane(c, HealthDeps{Source: noSource{}}, 2*time.Second)
 	m := New(c, hp, newTestPane(c))

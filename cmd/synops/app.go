@@ -44,6 +44,13 @@ func commands() []command {
 		{"config check", "show the resolved configuration and test every connection", runConfigCheck},
 		{"health", "run every health check once; exit 0 ok, 1 warning, 2 critical", runHealth},
 		{"version", "print the synops version", runVersion},
+		{"rooms list", "list every room (paging through all of them)", runRoomsList},
+		{"rooms show", "a room's details, members, references and retention", runRoomsShow},
+		{"rooms delete", "shut down and purge a room, then clear app references", runRoomsDelete},
+		{"rooms block", "block a room ID so local users cannot join it", runRoomsBlock(true)},
+		{"rooms unblock", "lift a room block", runRoomsBlock(false)},
+		{"rooms purge-history", "purge a room's events older than a date", runRoomsPurgeHistory},
+		{"rooms purge", "retention: delete rooms older than a duration (dry run unless --apply)", runRoomsPurge},
 	}
 }
 

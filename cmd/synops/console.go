@@ -75,7 +75,15 @@ func runConsole(ctx context.Context, a *app) error {
 	} else {
 		logger.Info("log view disabled", "reason", err)
 	}
-	m := tui.New(c, tui.NewHealthPane(c, deps, *interval))
+	panes := []tui.Pane{tui.NewHealthPane(c, deps, *interval)}
+	if re, err := a.roomService(ctx, r); err == nil {
+		defer re.close()
+		panes = append(panes, tui.NewRoomsPane(c, re.svc))
+	} else {
+		logger.Warn("rooms pane disabled", "reason", err)
+		c.Notice = "no Rooms pane: " + err.Error()
+	}
+	m := tui.New(c, panes...)
 	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(in), tea.WithOutput(out))
 	_, err = p.Run()
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {

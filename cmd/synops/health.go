@@ -38,22 +38,9 @@ func runHealth(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	var disks []health.Disk
-	if r.MediaStore != "" {
-		disks = append(disks, health.Disk{Label: "media store", Path: r.MediaStore})
-	}
-	if r.Backup.Dir != "" {
-		disks = append(disks, health.Disk{Label: "backups", Path: r.Backup.Dir})
-	}
-	checker := health.NewChecker(health.Config{
-		Synapse:     client,
-		MetricsURLs: r.MetricsURLs,
-		SynapseDB:   r.SynapseDB.Raw,
-		AppDB:       r.AppDB.Raw,
-		LiveKitURL:  *liveKit,
-		Disks:       disks,
-		Timeout:     *timeout,
-	})
+	cfg := healthConfig(r, client)
+	cfg.LiveKitURL, cfg.Timeout = *liveKit, *timeout
+	checker := health.NewChecker(cfg)
 	defer checker.Close()
 
 	if *sample > 0 && len(r.MetricsURLs) > 0 {

@@ -173,3 +173,55 @@ func parallel(ctx context.Context, n, width int, fn func(i int) error) error {
 	wg.Wait()
 	return first
 }
+
+// SeedRoomsWidth is SeedRooms with width rooms created at once. Synapse
+// persists events on one core, so beyond about a dozen more width buys
+// little; it mainly hides the latency of each createRoom.
+func (s *Server) SeedRoomsWidth(ctx context.Context, specs []RoomSpec, width int) ([]string, error) {
+	if width < 1 {
+		width = 1
+	}
+	ids := make([]string, len(specs))
+	err := parallel(ctx, len(specs), width, func(i int) error {
+		id, err := s.CreateRoom(ctx, specs[i])
+		ids[i] = id
+		return err
+	})
+	return ids, err
+}
+
+// JoinRoom joins the token's owner to a room it may join (public, or invited).
+func (s *Server) JoinRoom(ctx context.Context, token synapse.Secret, roomID string) error {
+	return s.call(ctx, token, http.MethodPost, "/_matrix/client/v3/rooms/"+url.PathEscape(roomID)+"/join", map[string]any{}, nil)
+}
+
+// CountEvents counts the events of eventType ("" for all) in a room's
+// timeline, walking the admin messages API from the start.
+func (s *Server) CountEvents(ctx context.Context, roomID, eventType string) (int, error) {
+	n, from := 0, ""
+	for {
+		q := url.Values{"dir": {"f"}, "limit": {"1000"}}
+		if from != "" {
+			q.Set("from", from)
+		}
+		var page struct {
+			Chunk []struct {
+				Type string `json:"type"`
+			} `json:"chunk"`
+			End string `json:"end"`
+		}
+		path := "/_synapse/admin/v1/rooms/" + url.PathEscape(roomID) + "/messages?" + q.Encode()
+		if err := s.call(ctx, s.AdminToken, http.MethodGet, path, nil, &page); err != nil {
+			return n, err
+		}
+		for _, e := range page.Chunk {
+			if eventType == "" || e.Type == eventType {
+				n++
+			}
+		}
+		if page.End == "" || page.End == from {
+			return n, nil
+		}
+		from = page.End
+	}
+}

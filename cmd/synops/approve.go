@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/x/term"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"synops/ops"
+	"synops/ops/audit"
+	"synops/ops/backup"
+	"synops/ops/config"
+	"synops/ops/pg"
+	"synops/ops/rooms"
+	"synops/synapse"
+)
+
+// changeFlags are the approval flags every changing command takes.
+type changeFlags struct {
+	yes           bool
+	confirm       string
+	withoutBackup bool
+}
+
+func (a *app) addChangeFlags(fs interface {
+	BoolVar(*bool, string, bool, string)
+	StringVar(*string, string, string, string)
+}, c *changeFlags) {
+	fs.BoolVar(&c.yes, "yes", false, "run without asking (scripts, cron); needs --confirm")
+	fs.StringVar(&c.confirm, "confirm", "", "the approval phrase the plan asks for (the room ID, or the server name for a purge)")
+	fs.BoolVar(&c.withoutBackup, "without-backup", false, "accept losing data with no fresh verified backup")
+}
+
+func (a *app) interactive() bool {
+	in, ok1 := a.stdin.(*os.File)
+	out, ok2 := a.stdout.(*os.File)
+	return ok1 && ok2 && term.IsTerminal(in.Fd()) && term.IsTerminal(out.Fd())
+}
+
+// printPlan shows what a plan will do.
+func (a *app) printPlan(p *ops.Plan, backupNote string) {
+	w := a.stdout
+	fmt.Fprintf(w, "Plan %s: %s on %s (%s), %s\n", p.ID, p.Kind, p.Server, p.Environment, p.Risk())
+	for _, s := range p.Steps {
+		fmt.Fprintf(w, "  - %s [%s]\n", s.Title, s.Risk)
+	}
+	for _, l := range p.Impact {
+		fmt.Fprintf(w, "  · %s\n", l)
+	}
+	if backupNote != "" {
+		fmt.Fprintf(w, "  backup: %s\n", backupNote)
+	}
+}
+
+// approve asks for (or checks) the operator's approval of p: the typed target
+// on a terminal, --yes --confirm=<target> otherwise. Nothing else approves.
+func (a *app) approve(ctx context.Context, g *ops.Guard, p *ops.Plan, c changeFlags) (ops.Approval, error) {
+	ok, note := g.BackupState(ctx, p)
+	a.printPlan(p, note)
+	if g.ReadOnly && p.Risk() > ops.ReadOnly {
+		return ops.Approval{}, fmt.Errorf("%w: nothing was changed (drop --read-only / read_only to make changes)", ops.ErrReadOnly)
+	}
+	var typed string
+	switch {
+	case c.yes:
+		if c.confirm == "" {
+			return ops.Approval{}, usageError("--yes needs --confirm=%q, the target this plan names", p.Target)
+		}
+		typed = c.confirm
+	case a.interactive():
+		fmt.Fprintf(a.stdout, "Type %s to approve (anything else cancels): ", p.Target)
+		line, _ := bufio.NewReader(a.stdin).ReadString('\n')
+		typed = strings.TrimRight(line, "\r\n")
+	default:
+		return ops.Approval{}, usageError("no terminal to confirm on: to run unattended pass --yes --confirm=%q", p.Target)
+	}
+	ap, err := ops.Approve(p, typed, time.Now())
+	if err != nil {
+		return ops.Approval{}, fmt.Errorf("%w; nothing was changed", err)
+	}
+	if !ok {
+		if !c.withoutBackup {
+			return ops.Approval{}, fmt.Errorf("%w: %s; this plan loses data. Take and verify a backup, or pass --without-backup to accept the loss; nothing was changed", ops.ErrNoBackup, note)
+		}
+		ap.WithoutBackup = true
+	}
+	return ap, nil
+}
+
+// env for the state directory (audit log, journals).
+func stateDir(getenv env) (string, error) {
+	path, err := audit.DefaultPath(getenv)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(path, "/audit.log"), nil
+}
+
+// roomsEnv is a room service and what must be closed after it.
+type roomsEnv struct {
+	svc   *rooms.Service
+	guard *ops.Guard
+	close func()
+}
+
+// roomService builds the room operations for the resolved configuration.
+func (a *app) roomService(ctx context.Context, r *config.Resolved) (*roomsEnv, error) {
+	token, err := r.LoadToken(ctx)
+	if err != nil {
+		return nil, err
+	}
+	client, err := synapse.New(r.HomeserverURL, token)
+	if err != nil {
+		return nil, err
+	}
+	auditPath, err := audit.DefaultPath(a.getenv)
+	if err != nil {
+		return nil, err
+	}
+	log, err := audit.Open(auditPath, nil)
+	if err != nil {
+		return nil, err
+	}
+	dir, _ := stateDir(a.getenv)
+	journal, err := rooms.OpenJournal(dir + "/rooms-journal.json")
+	if err != nil {
+		return nil, err
+	}
+	g := &ops.Guard{ReadOnly: r.ReadOnly, Audit: log, Profile: r.Profile, FreshWithin: r.Backup.FreshWithin}
+	if r.Backup.Dir != "" {
+		g.Backups = backup.Catalog{Dir: r.Backup.Dir}
+	}
+	svc := &rooms.Service{Synapse: client, Guard: g, Journal: journal, Server: r.ServerName, Environment: string(r.Environment)}
+	var pools []*pgxpool.Pool
+	if r.SynapseDB.Set() {
+		if p, err := pg.Open(ctx, "Synapse database", r.SynapseDB.Raw, nil); err == nil {
+			svc.SynapseDB = p
+			pools = append(pools, p)
+		}
+	}
+	if r.AppDB.Set() {
+		p, err := pg.Open(ctx, "application database", r.AppDB.Raw, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%w (its references to rooms are cleared after a deletion; fix app_db_dsn or remove it)", err)
+		}
+		pools = append(pools, p)
+		svc.App = &rooms.AppRefs{Pool: p, SQL: rooms.DefaultRefSQL()}
+	}
+	if svc.Server == "" {
+		return nil, fmt.Errorf("the server name is unknown: point -c at homeserver.yaml or set server_name in the profile")
+	}
+	return &roomsEnv{svc: svc, guard: g, close: func() {
+		for _, p := range pools {
+			p.Close()
+		}
+	}}, nil
+}

@@ -1,0 +1,378 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"synops/ops/config"
+	"synops/ops/rooms"
+	"synops/ops/text"
+	"synops/synapse"
+)
+
+// sortColumns maps the --sort names to Synapse's order_by values.
+var sortColumns = map[string]string{
+	"name": "name", "alias": "canonical_alias", "members": "joined_members", "local": "joined_local_members",
+	"state": "state_events", "version": "version", "creator": "creator", "encryption": "encryption", "public": "public",
+}
+
+func sortNames() string {
+	return "name, alias, members, local, state, version, creator, encryption, public"
+}
+
+func runRoomsList(ctx context.Context, a *app, args []string) error {
+	const usage = "rooms list [--json] [--search TEXT] [--sort COLUMN] [--reverse] [--empty|--non-empty] [--public]"
+	fs := a.flagSet("rooms list")
+	asJSON := fs.Bool("json", false, "one JSON array of rooms")
+	search := fs.String("search", "", "rooms whose name or alias contains TEXT, or with exactly this room ID")
+	sortBy := fs.String("sort", "name", "order: "+sortNames())
+	reverse := fs.Bool("reverse", false, "reverse the order")
+	empty := fs.Bool("empty", false, "only rooms nobody is joined to")
+	nonEmpty := fs.Bool("non-empty", false, "only rooms someone is joined to")
+	public := fs.Bool("public", false, "only rooms published in the room directory")
+	if err := a.parse(fs, args, usage); err != nil {
+		return err
+	}
+	if err := noArgs(fs.Args(), usage); err != nil {
+		return err
+	}
+	col, ok := sortColumns[*sortBy]
+	if !ok {
+		return usageError("--sort %q is not a column: use one of %s", *sortBy, sortNames())
+	}
+	if *empty && *nonEmpty {
+		return usageError("--empty and --non-empty exclude each other")
+	}
+	o := synapse.ListRoomsOptions{OrderBy: col, Reverse: *reverse, SearchTerm: *search}
+	switch {
+	case *empty:
+		o.EmptyRooms = ptr(true)
+	case *nonEmpty:
+		o.EmptyRooms = ptr(false)
+	}
+	if *public {
+		o.PublicRooms = ptr(true)
+	}
+	re, err := a.rooms(ctx)
+	if err != nil {
+		return err
+	}
+	defer re.close()
+	list, err := re.svc.Synapse.AllRooms(ctx, o)
+	if err != nil {
+		return fmt.Errorf("list rooms: %w", err)
+	}
+	if *asJSON {
+		return writeJSON(a, list)
+	}
+	w := tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ROOM ID\tNAME\tALIAS\tMEMBERS (LOCAL)\tSTATE\tENCRYPTED\tPUBLIC")
+	for _, r := range list {
+		enc := ""
+		if r.Encryption != "" {
+			enc = "yes"
+		}
+		pub := ""
+		if r.Public {
+			pub = "yes"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d (%d)\t%d\t%s\t%s\n", r.RoomID, text.Truncate(text.Clean(r.Name), 40),
+			text.Clean(r.CanonicalAlias), r.JoinedMembers, r.JoinedLocalMembers, r.StateEvents, enc, pub)
+	}
+	w.Flush()
+	fmt.Fprintf(a.stdout, "%d rooms\n", len(list))
+	return nil
+}
+
+func runRoomsShow(ctx context.Context, a *app, args []string) error {
+	const usage = "rooms show ROOM_ID [--json]"
+	fs := a.flagSet("rooms show")
+	asJSON := fs.Bool("json", false, "print the room as JSON")
+	if err := a.parse(fs, args, usage); err != nil {
+		return err
+	}
+	id, err := oneRoomArg(fs.Args(), usage)
+	if err != nil {
+		return err
+	}
+	re, err := a.rooms(ctx)
+	if err != nil {
+		return err
+	}
+	defer re.close()
+	im, err := re.svc.Inspect(ctx, id)
+	if err != nil && im == nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(a, im)
+	}
+	for _, l := range im.Lines(time.Now()) {
+		fmt.Fprintln(a.stdout, text.Clean(l))
+	}
+	d := im.Room
+	fmt.Fprintf(a.stdout, "topic: %s\n", text.Clean(d.Topic))
+	fmt.Fprintf(a.stdout, "version %s, join rule %s, history %s, encryption %s, federatable %v, public %v, blocked %v\n",
+		d.Version, d.JoinRules, d.HistoryVisibility, orNone(d.Encryption), d.Federatable, d.Public, im.Blocked)
+	if len(im.Retention) > 0 {
+		fmt.Fprintf(a.stdout, "retention policy (m.room.retention): %s\n", text.Clean(string(im.Retention)))
+	}
+	fmt.Fprintf(a.stdout, "members: %s\n", strings.Join(append(im.LocalMembers, im.RemoteMembers...), ", "))
+	if err != nil {
+		fmt.Fprintln(a.stdout, "note:", err)
+	}
+	return nil
+}
+
+func runRoomsDelete(ctx context.Context, a *app, args []string) error {
+	const usage = "rooms delete ROOM_ID [--block] [--force] [--yes --confirm=ROOM_ID] [--without-backup]"
+	fs := a.flagSet("rooms delete")
+	block := fs.Bool("block", false, "also block the room ID so nobody here can join it again")
+	force := fs.Bool("force", false, "purge even if some local users could not be kicked")
+	var cf changeFlags
+	a.addChangeFlags(fs, &cf)
+	if err := a.parse(fs, args, usage); err != nil {
+		return err
+	}
+	id, err := oneRoomArg(fs.Args(), usage)
+	if err != nil {
+		return err
+	}
+	re, err := a.rooms(ctx)
+	if err != nil {
+		return err
+	}
+	defer re.close()
+	p, _, err := re.svc.PlanDelete(ctx, rooms.DeleteRequest{RoomID: id, Block: *block, Force: *force})
+	if err != nil {
+		return err
+	}
+	ap, err := a.approve(ctx, re.guard, p, cf)
+	if err != nil {
+		return err
+	}
+	res, err := re.svc.ApplyDelete(ctx, p, ap, a.progressLine)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "deleted %s (Synapse delete %s); %d application references cleared\n", id, res.DeleteID, res.RefsCleared)
+	return nil
+}
+
+func runRoomsBlock(block bool) func(context.Context, *app, []string) error {
+	verb := "block"
+	if !block {
+		verb = "unblock"
+	}
+	return func(ctx context.Context, a *app, args []string) error {
+		usage := "rooms " + verb + " ROOM_ID [--yes --confirm=ROOM_ID]"
+		fs := a.flagSet("rooms " + verb)
+		var cf changeFlags
+		a.addChangeFlags(fs, &cf)
+		if err := a.parse(fs, args, usage); err != nil {
+			return err
+		}
+		id, err := oneRoomArg(fs.Args(), usage)
+		if err != nil {
+			return err
+		}
+		re, err := a.rooms(ctx)
+		if err != nil {
+			return err
+		}
+		defer re.close()
+		p, err := re.svc.PlanBlock(ctx, id, block)
+		if err != nil {
+			return err
+		}
+		ap, err := a.approve(ctx, re.guard, p, cf)
+		if err != nil {
+			return err
+		}
+		if err := re.svc.ApplyBlock(ctx, p, ap); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "%sed %s\n", verb, id)
+		return nil
+	}
+}
+
+func runRoomsPurgeHistory(ctx context.Context, a *app, args []string) error {
+	const usage = "rooms purge-history ROOM_ID --before (2026-01-31|2026-01-31T12:00:00Z|30d) [--local] [--yes --confirm=ROOM_ID] [--without-backup]"
+	fs := a.flagSet("rooms purge-history")
+	before := fs.String("before", "", "purge events older than this date, time or age")
+	local := fs.Bool("local", false, "also delete events sent by this server's users (by default only remote users' events go)")
+	var cf changeFlags
+	a.addChangeFlags(fs, &cf)
+	if err := a.parse(fs, args, usage); err != nil {
+		return err
+	}
+	id, err := oneRoomArg(fs.Args(), usage)
+	if err != nil {
+		return err
+	}
+	t, err := rooms.ParseBefore(*before, time.Now())
+	if err != nil {
+		return usageError("--before: %v (usage: synops %s)", err, usage)
+	}
+	re, err := a.rooms(ctx)
+	if err != nil {
+		return err
+	}
+	defer re.close()
+	p, err := re.svc.PlanPurgeHistory(ctx, rooms.PurgeHistoryRequest{RoomID: id, Before: t, DeleteLocalEvents: *local})
+	if err != nil {
+		return err
+	}
+	ap, err := a.approve(ctx, re.guard, p, cf)
+	if err != nil {
+		return err
+	}
+	if err := re.svc.ApplyPurgeHistory(ctx, p, ap, a.progressLine); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "purged the history of %s before %s\n", id, t.UTC().Format(time.RFC3339))
+	return nil
+}
+
+func runRoomsPurge(ctx context.Context, a *app, args []string) error {
+	const usage = "rooms purge --older-than 30d [--inactive] [--empty-only] [--match REGEXP] [--exclude ROOM]... [--apply [--yes --confirm=SERVER_NAME] [--without-backup]] [--json]"
+	fs := a.flagSet("rooms purge")
+	older := fs.String("older-than", "", "select rooms created longer ago than this (30d, 12h)")
+	inactive := fs.Bool("inactive", false, "age by the newest event instead of creation")
+	emptyOnly := fs.Bool("empty-only", false, "only rooms with no joined members")
+	match := fs.String("match", "", "only rooms whose name or alias matches this regular expression")
+	exclude := fs.StringArray("exclude", nil, "a room ID or alias never to delete (repeatable)")
+	apply := fs.Bool("apply", false, "delete them (without it: print what would be deleted)")
+	asJSON := fs.Bool("json", false, "print the plan / the report as JSON")
+	var cf changeFlags
+	a.addChangeFlags(fs, &cf)
+	if err := a.parse(fs, args, usage); err != nil {
+		return err
+	}
+	if err := noArgs(fs.Args(), usage); err != nil {
+		return err
+	}
+	if *older == "" {
+		return usageError("--older-than is required, e.g. --older-than 30d (usage: synops %s)", usage)
+	}
+	age, err := config.ParseDuration(*older)
+	if err != nil {
+		return usageError("--older-than: %v", err)
+	}
+	if age <= 0 {
+		return usageError("--older-than must be more than 0, e.g. 30d")
+	}
+	if *apply && !cf.yes && !a.interactive() {
+		return usageError("--apply without a terminal also needs --yes --confirm=<server name>, so cron cannot delete by accident")
+	}
+	re, err := a.rooms(ctx)
+	if err != nil {
+		return err
+	}
+	defer re.close()
+	p, picked, err := re.svc.PlanPurge(ctx, rooms.Criteria{OlderThan: age, Inactive: *inactive, EmptyOnly: *emptyOnly, Pattern: *match, Exclude: *exclude})
+	if err != nil {
+		return err
+	}
+	if !*apply {
+		if *asJSON {
+			return writeJSON(a, map[string]any{"plan": p, "rooms": picked, "dry_run": true})
+		}
+		a.printPlan(p, "")
+		a.printCandidates(picked)
+		fmt.Fprintln(a.stdout, "dry run: nothing was deleted (add --apply to delete these rooms)")
+		return nil
+	}
+	if len(picked) == 0 {
+		fmt.Fprintln(a.stdout, "no room matches: nothing to do")
+		return nil
+	}
+	a.printCandidates(picked)
+	ap, err := a.approve(ctx, re.guard, p, cf)
+	if err != nil {
+		return err
+	}
+	rep, err := re.svc.ApplyPurge(ctx, p, ap, a.progressLine)
+	if rep != nil {
+		if *asJSON {
+			_ = writeJSON(a, rep)
+		} else {
+			for _, o := range rep.Outcomes {
+				fmt.Fprintf(a.stdout, "%-8s %s %s %s\n", o.Status, o.RoomID, text.Clean(o.Name), o.Reason)
+			}
+			fmt.Fprintf(a.stdout, "%d deleted, %d pending, %d skipped, %d failed\n",
+				rep.Count("deleted"), rep.Count("pending"), rep.Count("skipped"), rep.Count("failed"))
+		}
+	}
+	return err
+}
+
+func (a *app) printCandidates(picked []rooms.Candidate) {
+	w := tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ROOM ID\tNAME\tMEMBERS\tAGE\tAPP REFS\tNOTE")
+	for _, c := range picked {
+		note := ""
+		if c.Resume != "" {
+			note = "unfinished: " + string(c.Resume)
+		}
+		age := ""
+		if !c.At.IsZero() {
+			age = rooms.Age(time.Since(c.At))
+		}
+		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%d\t%s\n", c.RoomID, text.Truncate(text.Clean(c.Name), 40), c.Members, age, c.Refs, note)
+	}
+	w.Flush()
+}
+
+func (a *app) progressLine(p rooms.Progress) {
+	if p.Total > 1 {
+		fmt.Fprintf(a.stderr, "[%d/%d] %s %s %s\n", p.Done, p.Total, p.RoomID, p.Stage, p.Detail)
+		return
+	}
+	fmt.Fprintf(a.stderr, "%s: %s %s\n", p.RoomID, p.Stage, p.Detail)
+}
+
+func (a *app) rooms(ctx context.Context) (*roomsEnv, error) {
+	r, err := a.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return a.roomService(ctx, r)
+}
+
+func oneRoomArg(args []string, usage string) (string, error) {
+	if len(args) != 1 {
+		return "", usageError("give exactly one room ID (usage: synops %s)", usage)
+	}
+	if err := synapse.ValidateRoomID(args[0]); err != nil {
+		return "", usageError("%v", err)
+	}
+	return args[0], nil
+}
+
+func noArgs(args []string, usage string) error {
+	if len(args) > 0 {
+		return usageError("unexpected argument %q (usage: synops %s)", args[0], usage)
+	}
+	return nil
+}
+
+func writeJSON(a *app, v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}

@@ -1,0 +1,109 @@
+package ops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"synops/ops/audit"
+)
+
+// BackupGate answers whether a verified backup covers the data a plan loses.
+type BackupGate interface {
+	// NewestVerified is the time of the newest verified backup and where it
+	// is; zero time when there is none.
+	NewestVerified(ctx context.Context) (time.Time, string, error)
+}
+
+// Guard is the one gate every change passes: read-only mode, the typed
+// approval, the backup rule and the audit log.
+type Guard struct {
+	ReadOnly    bool
+	Audit       *audit.Log
+	Profile     string
+	Backups     BackupGate    // nil: no backups configured
+	FreshWithin time.Duration // how new a verified backup must be
+	Now         func() time.Time
+}
+
+// ErrReadOnly is returned for any change in read-only mode.
+var ErrReadOnly = errors.New("read-only mode")
+
+// ErrNoBackup is returned when a data-losing plan has no fresh verified backup
+// and the operator did not accept running without one.
+var ErrNoBackup = errors.New("no verified backup")
+
+// BackupState says whether p may run without a waiver, and why not.
+func (g *Guard) BackupState(ctx context.Context, p *Plan) (ok bool, note string) {
+	if !p.LosesData {
+		return true, ""
+	}
+	if g.Backups == nil {
+		return false, "no backup directory is configured, so no verified backup covers this"
+	}
+	at, where, err := g.Backups.NewestVerified(ctx)
+	switch {
+	case err != nil:
+		return false, "could not check backups: " + err.Error()
+	case at.IsZero():
+		return false, "no verified backup exists"
+	case g.now().Sub(at) > g.FreshWithin:
+		return false, fmt.Sprintf("the newest verified backup (%s) is %s old, older than %s", where, g.now().Sub(at).Round(time.Minute), g.FreshWithin)
+	}
+	return true, fmt.Sprintf("verified backup %s from %s", where, at.Format(time.RFC3339))
+}
+
+func (g *Guard) now() time.Time {
+	if g.Now == nil {
+		return time.Now()
+	}
+	return g.Now()
+}
+
+// Finish records how a begun operation ended.
+type Finish func(err error, detail any)
+
+// Begin checks p against a and the rules, writes the start line of the audit
+// log and returns the function that writes the end line. A refusal is also
+// logged. Nothing may touch the box unless Begin returned nil.
+func (g *Guard) Begin(ctx context.Context, p *Plan, a Approval) (Finish, error) {
+	base := audit.Entry{Profile: g.Profile, Server: p.Server, Environment: p.Environment,
+		Action: p.Kind, Target: p.Target, PlanID: p.ID, Risk: p.Risk().String()}
+	refuse := func(err error) (Finish, error) {
+		e := base
+		e.Phase, e.Error = "refused", err.Error()
+		if g.Audit != nil {
+			_ = g.Audit.Write(e)
+		}
+		return nil, err
+	}
+	if g.Audit == nil {
+		return nil, errors.New("no audit log: refusing to change anything unaudited")
+	}
+	if p.Risk() > ReadOnly && g.ReadOnly {
+		return refuse(fmt.Errorf("%w: refusing %s of %s (profile %q is read-only; drop --read-only or read_only to change things)", ErrReadOnly, p.Kind, p.Target, g.Profile))
+	}
+	if p.Risk() > ReadOnly && !a.Matches(p) {
+		return refuse(fmt.Errorf("%w: %s of %s needs an approval made for this plan (type %s)", ErrNotApproved, p.Kind, p.Target, p.Target))
+	}
+	if ok, note := g.BackupState(ctx, p); !ok && !a.WithoutBackup {
+		return refuse(fmt.Errorf("%w: %s loses data and %s; take and verify a backup first, or accept running without one explicitly", ErrNoBackup, p.Kind, note))
+	}
+	start := base
+	start.Phase = "start"
+	if a.WithoutBackup {
+		start.Detail = map[string]any{"without_backup": true}
+	}
+	if err := g.Audit.Write(start); err != nil {
+		return nil, fmt.Errorf("refusing %s: %w", p.Kind, err)
+	}
+	return func(err error, detail any) {
+		end := base
+		end.Phase, end.Outcome, end.Detail = "end", "ok", detail
+		if err != nil {
+			end.Outcome, end.Error = "failed", err.Error()
+		}
+		_ = g.Audit.Write(end)
+	}, nil
+}

@@ -1,0 +1,261 @@
+package rooms
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"synops/ops"
+	"synops/synapse"
+)
+
+// DeleteRequest asks for one room to be shut down and purged.
+type DeleteRequest struct {
+	RoomID string `json:"room_id"`
+	Block  bool   `json:"block"` // also block the room ID from being joined again
+	Force  bool   `json:"force"` // purge even if local users could not be kicked
+}
+
+// PlanDelete reads the room and says what deleting it does. It changes nothing.
+func (s *Service) PlanDelete(ctx context.Context, req DeleteRequest) (*ops.Plan, *Impact, error) {
+	if err := synapse.ValidateRoomID(req.RoomID); err != nil {
+		return nil, nil, err
+	}
+	im, err := s.Inspect(ctx, req.RoomID)
+	if err != nil {
+		return nil, im, err
+	}
+	p := ops.NewPlan("rooms.delete", req.RoomID, s.Server, s.Environment, s.now())
+	p.Steps = []ops.Step{{Title: fmt.Sprintf("kick %d local members and remove the room's aliases", len(im.LocalMembers)), Risk: ops.Irreversible},
+		{Title: "purge the room's events and state from Synapse's database", Risk: ops.Irreversible}}
+	if req.Block {
+		p.Steps = append(p.Steps, ops.Step{Title: "block the room ID so it cannot be joined again", Risk: ops.Reversible})
+	}
+	if n := total(im.Refs); n > 0 && s.App != nil {
+		p.Steps = append(p.Steps, ops.Step{Title: fmt.Sprintf("clear %d application references after Synapse confirms", n), Risk: ops.Destructive})
+	}
+	p.Impact = im.Lines(s.now())
+	p.LosesData = true
+	p.Params, _ = json.Marshal(req)
+	return p, im, nil
+}
+
+// DeleteResult is what a finished deletion did.
+type DeleteResult struct {
+	DeleteID    string                  `json:"delete_id"`
+	Shutdown    *synapse.ShutdownResult `json:"shutdown,omitempty"`
+	RefsCleared int64                   `json:"refs_cleared"`
+}
+
+// ApplyDelete runs an approved delete plan: Synapse's asynchronous delete,
+// polled to the end, then the app references in one transaction. If it is
+// interrupted, the journal knows the delete ID and a later run finishes it.
+func (s *Service) ApplyDelete(ctx context.Context, p *ops.Plan, a ops.Approval, progress func(Progress)) (*DeleteResult, error) {
+	var req DeleteRequest
+	if p.Kind != "rooms.delete" || json.Unmarshal(p.Params, &req) != nil {
+		return nil, errors.New("apply delete: not a room delete plan")
+	}
+	finish, err := s.Guard.Begin(ctx, p, a)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.deleteOne(ctx, req.RoomID, "", synapse.DeleteRoomOptions{Block: req.Block, ForcePurge: req.Force}, func(pr Progress) {
+		pr.Total, pr.Done = 1, 0
+		if progress != nil {
+			progress(pr)
+		}
+	})
+	finish(err, res)
+	return res, err
+}
+
+// deleteOne deletes roomID (or resumes deleteID), waits, clears references.
+func (s *Service) deleteOne(ctx context.Context, roomID, name string, o synapse.DeleteRoomOptions, progress func(Progress)) (*DeleteResult, error) {
+	report := func(stage, detail string) {
+		if progress != nil {
+			progress(Progress{RoomID: roomID, Stage: stage, Detail: detail})
+		}
+	}
+	res := &DeleteResult{}
+	entry, known := Entry{}, false
+	if s.Journal != nil {
+		entry, known = s.Journal.Get(roomID)
+	}
+	switch {
+	case known && entry.Stage == StageDeleting && entry.DeleteID != "":
+		res.DeleteID = entry.DeleteID // resume: never ask Synapse twice
+		report("deleting", "resuming delete "+entry.DeleteID)
+	case known && entry.Stage == StageRefsPending:
+		res.DeleteID = entry.DeleteID
+	default:
+		report("deleting", "asking Synapse to delete")
+		id, err := s.Synapse.DeleteRoom(ctx, roomID, o)
+		if err != nil && strings.Contains(err.Error(), "already in progress") {
+			// A delete we lost track of is running: follow it instead.
+			if st, serr := s.Synapse.DeleteStatusByRoom(ctx, roomID); serr == nil && len(st) > 0 {
+				id, err = st[len(st)-1].DeleteID, nil
+			}
+		}
+		if err != nil {
+			return res, fmt.Errorf("delete %s: %w", roomID, explain(err))
+		}
+		res.DeleteID = id
+		if err := s.journal(Entry{RoomID: roomID, Name: name, Stage: StageDeleting, DeleteID: id}); err != nil {
+			return res, err
+		}
+	}
+	if !known || entry.Stage != StageRefsPending {
+		st, err := s.Synapse.WaitDelete(ctx, res.DeleteID, s.poll(), func(st synapse.DeleteStatus) {
+			report("deleting", "Synapse: "+st.Status)
+		})
+		if err != nil {
+			if st != nil && st.Status == "failed" {
+				_ = s.journal(Entry{RoomID: roomID, Name: name, Stage: StageFailed, DeleteID: res.DeleteID, Error: err.Error()})
+			}
+			return res, fmt.Errorf("delete %s (delete %s): %w", roomID, res.DeleteID, err)
+		}
+		res.Shutdown = st.Shutdown
+		if err := s.journal(Entry{RoomID: roomID, Name: name, Stage: StageRefsPending, DeleteID: res.DeleteID}); err != nil {
+			return res, err
+		}
+	}
+	if s.App != nil {
+		report("clearing references", "")
+		n, err := s.App.Clear(ctx, roomID)
+		if err != nil {
+			return res, err
+		}
+		res.RefsCleared = n
+	}
+	report("done", "")
+	return res, s.journal(Entry{RoomID: roomID, Name: name, Stage: StageDone, DeleteID: res.DeleteID})
+}
+
+func (s *Service) journal(e Entry) error {
+	if s.Journal == nil {
+		return nil
+	}
+	e.Updated = s.now().UTC()
+	if err := s.Journal.Set(e); err != nil {
+		return fmt.Errorf("record progress of %s: %w", e.RoomID, err)
+	}
+	return nil
+}
+
+// PlanBlock says what blocking (or unblocking) roomID does.
+func (s *Service) PlanBlock(ctx context.Context, roomID string, block bool) (*ops.Plan, error) {
+	if err := synapse.ValidateRoomID(roomID); err != nil {
+		return nil, err
+	}
+	blocked, by, err := s.Synapse.RoomBlocked(ctx, roomID)
+	if err != nil {
+		return nil, fmt.Errorf("room %s: %w", roomID, explain(err))
+	}
+	verb := "block"
+	if !block {
+		verb = "unblock"
+	}
+	p := ops.NewPlan("rooms."+verb, roomID, s.Server, s.Environment, s.now())
+	p.Steps = []ops.Step{{Title: verb + " " + roomID, Risk: ops.Reversible}}
+	state := "not blocked"
+	if blocked {
+		state = "blocked"
+		if by != "" {
+			state += " by " + by
+		}
+	}
+	p.Impact = []string{"now " + state}
+	if d, err := s.Synapse.Room(ctx, roomID); err == nil {
+		p.Impact = append(p.Impact, fmt.Sprintf("%q with %d joined members", d.Name, d.JoinedMembers))
+	} else if errors.Is(err, synapse.ErrNotFound) {
+		p.Impact = append(p.Impact, "this server does not know the room: blocking keeps it from ever joining it")
+	}
+	if block {
+		p.Impact = append(p.Impact, "local users cannot join it; members already in it stay")
+	}
+	p.Params, _ = json.Marshal(map[string]any{"room_id": roomID, "block": block})
+	return p, nil
+}
+
+// ApplyBlock runs an approved block/unblock plan.
+func (s *Service) ApplyBlock(ctx context.Context, p *ops.Plan, a ops.Approval) error {
+	var params struct {
+		RoomID string `json:"room_id"`
+		Block  bool   `json:"block"`
+	}
+	if (p.Kind != "rooms.block" && p.Kind != "rooms.unblock") || json.Unmarshal(p.Params, &params) != nil || params.RoomID == "" {
+		return errors.New("apply block: not a block plan")
+	}
+	finish, err := s.Guard.Begin(ctx, p, a)
+	if err != nil {
+		return err
+	}
+	err = s.Synapse.BlockRoom(ctx, params.RoomID, params.Block)
+	finish(err, nil)
+	return err
+}
+
+// PurgeHistoryRequest removes a room's events older than Before.
+type PurgeHistoryRequest struct {
+	RoomID            string    `json:"room_id"`
+	Before            time.Time `json:"before"`
+	DeleteLocalEvents bool      `json:"delete_local_events"`
+}
+
+// PlanPurgeHistory says what purging the room's history before a time does.
+func (s *Service) PlanPurgeHistory(ctx context.Context, req PurgeHistoryRequest) (*ops.Plan, error) {
+	if err := synapse.ValidateRoomID(req.RoomID); err != nil {
+		return nil, err
+	}
+	if req.Before.IsZero() {
+		return nil, errors.New("purge history: give a time to purge before (--before 2026-01-01 or --before 30d)")
+	}
+	if req.Before.After(s.now()) {
+		return nil, fmt.Errorf("purge history: %s is in the future", req.Before.Format(time.RFC3339))
+	}
+	d, err := s.Synapse.Room(ctx, req.RoomID)
+	if err != nil {
+		return nil, fmt.Errorf("room %s: %w", req.RoomID, explain(err))
+	}
+	p := ops.NewPlan("rooms.purge_history", req.RoomID, s.Server, s.Environment, s.now())
+	whose := "events sent by other servers' users"
+	if req.DeleteLocalEvents {
+		whose = "all events, this server's users' too"
+	}
+	p.Steps = []ops.Step{{Title: fmt.Sprintf("purge %s before %s", whose, req.Before.UTC().Format("2006-01-02 15:04 MST")), Risk: ops.Destructive}}
+	p.Impact = []string{
+		fmt.Sprintf("%q, %d joined members, %d state events", d.Name, d.JoinedMembers, d.StateEvents),
+		"state events and the room's newest event are always kept",
+		"run VACUUM FULL on the database afterwards to give the space back",
+	}
+	p.LosesData = true
+	p.Params, _ = json.Marshal(req)
+	return p, nil
+}
+
+// ApplyPurgeHistory runs an approved purge and waits for Synapse to finish.
+func (s *Service) ApplyPurgeHistory(ctx context.Context, p *ops.Plan, a ops.Approval, progress func(Progress)) error {
+	var req PurgeHistoryRequest
+	if p.Kind != "rooms.purge_history" || json.Unmarshal(p.Params, &req) != nil {
+		return errors.New("apply purge history: not a purge-history plan")
+	}
+	finish, err := s.Guard.Begin(ctx, p, a)
+	if err != nil {
+		return err
+	}
+	id, err := s.Synapse.PurgeHistory(ctx, req.RoomID, synapse.PurgeHistoryOptions{Before: req.Before, DeleteLocalEvents: req.DeleteLocalEvents})
+	if err == nil {
+		if progress != nil {
+			progress(Progress{RoomID: req.RoomID, Stage: "purging", Total: 1, Detail: "purge " + id})
+		}
+		err = s.Synapse.WaitPurgeHistory(ctx, id, s.poll())
+	}
+	if err != nil {
+		err = fmt.Errorf("purge history of %s: %w", req.RoomID, explain(err))
+	}
+	finish(err, map[string]any{"purge_id": id})
+	return err
+}

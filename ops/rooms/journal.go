@@ -1,0 +1,141 @@
+package rooms
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Stage is how far one room's deletion got.
+type Stage string
+
+const (
+	StageDeleting    Stage = "deleting"     // Synapse accepted the delete; DeleteID tracks it
+	StageRefsPending Stage = "refs-pending" // Synapse finished; app references not yet cleared
+	StageDone        Stage = "done"
+	StageFailed      Stage = "failed"
+)
+
+// Entry is one room in the journal.
+type Entry struct {
+	RoomID   string    `json:"room_id"`
+	Name     string    `json:"name,omitempty"`
+	Stage    Stage     `json:"stage"`
+	DeleteID string    `json:"delete_id,omitempty"`
+	Error    string    `json:"error,omitempty"`
+	Updated  time.Time `json:"updated"`
+}
+
+// Journal records room deletions in a small state file, so a run that was
+// interrupted (Synapse stopped, the console quit, the box rebooted) can be
+// finished: tasks in flight are polled again instead of started twice, and
+// app references are cleared for rooms Synapse already removed.
+type Journal struct {
+	mu      sync.Mutex
+	path    string
+	entries map[string]*Entry
+}
+
+// OpenJournal reads the journal at path (a missing file is an empty journal).
+func OpenJournal(path string) (*Journal, error) {
+	j := &Journal{path: path, entries: map[string]*Entry{}}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return j, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("room journal: %w", err)
+	}
+	var list []*Entry
+	if err := json.Unmarshal(data, &list); err != nil {
+		return nil, fmt.Errorf("room journal %s is damaged (%v): move it aside to start afresh", path, err)
+	}
+	for _, e := range list {
+		j.entries[e.RoomID] = e
+	}
+	return j, nil
+}
+
+// Get returns a copy of roomID's entry.
+func (j *Journal) Get(roomID string) (Entry, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	e, ok := j.entries[roomID]
+	if !ok {
+		return Entry{}, false
+	}
+	return *e, true
+}
+
+// Unfinished lists entries that still need work, oldest first.
+func (j *Journal) Unfinished() []Entry {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var out []Entry
+	for _, e := range j.entries {
+		if e.Stage == StageDeleting || e.Stage == StageRefsPending {
+			out = append(out, *e)
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Updated.Before(out[b].Updated) })
+	return out
+}
+
+// Set records e and writes the file (temp file, fsync, rename). Finished
+// entries older than a week are dropped.
+func (j *Journal) Set(e Entry) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if e.Updated.IsZero() {
+		e.Updated = time.Now().UTC()
+	}
+	j.entries[e.RoomID] = &e
+	list := make([]*Entry, 0, len(j.entries))
+	for id, x := range j.entries {
+		if (x.Stage == StageDone || x.Stage == StageFailed) && time.Since(x.Updated) > 7*24*time.Hour {
+			delete(j.entries, id)
+			continue
+		}
+		list = append(list, x)
+	}
+	sort.Slice(list, func(a, b int) bool { return list[a].RoomID < list[b].RoomID })
+	data, err := json.MarshalIndent(list, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeAtomic(j.path, data)
+}
+
+// writeAtomic writes data to path via a temporary file in the same directory.
+func writeAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".journal-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

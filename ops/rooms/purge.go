@@ -1,0 +1,342 @@
+package rooms
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"synops/ops"
+	"synops/synapse"
+)
+
+// Criteria select rooms for the retention purge.
+type Criteria struct {
+	OlderThan time.Duration   `json:"older_than"` // > 0
+	Inactive  bool            `json:"inactive"`   // age by the newest event, not by creation
+	EmptyOnly bool            `json:"empty_only"` // only rooms nobody is joined to
+	Pattern   string          `json:"pattern"`    // regexp on name or canonical alias
+	Exclude   []string        `json:"exclude"`    // room IDs or aliases never to touch
+	pattern   *regexp.Regexp  `json:"-"`
+	exclude   map[string]bool `json:"-"`
+}
+
+func (c *Criteria) compile() error {
+	if c.OlderThan <= 0 {
+		return fmt.Errorf("--older-than must be positive, got %s", c.OlderThan)
+	}
+	if c.Pattern != "" {
+		re, err := regexp.Compile(c.Pattern)
+		if err != nil {
+			return fmt.Errorf("--match %q is not a valid regular expression: %v", c.Pattern, err)
+		}
+		c.pattern = re
+	}
+	c.exclude = map[string]bool{}
+	for _, e := range c.Exclude {
+		if err := synapse.ValidateRoomIDOrAlias(e); err != nil {
+			return fmt.Errorf("--exclude: %w", err)
+		}
+		c.exclude[e] = true
+	}
+	return nil
+}
+
+// Describe is the criteria in words.
+func (c Criteria) Describe() string {
+	s := fmt.Sprintf("rooms created more than %s ago", FormatAge(c.OlderThan))
+	if c.Inactive {
+		s = fmt.Sprintf("rooms with no event for more than %s", FormatAge(c.OlderThan))
+	}
+	if c.EmptyOnly {
+		s += ", with no joined members"
+	}
+	if c.Pattern != "" {
+		s += fmt.Sprintf(", name or alias matching %q", c.Pattern)
+	}
+	if len(c.Exclude) > 0 {
+		s += fmt.Sprintf(", except %d excluded", len(c.Exclude))
+	}
+	return s
+}
+
+// FormatAge writes whole days as "30d".
+func FormatAge(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
+}
+
+// Candidate is a room the purge selected, or one a previous run left unfinished.
+type Candidate struct {
+	RoomID  string    `json:"room_id"`
+	Name    string    `json:"name"`
+	Alias   string    `json:"alias,omitempty"`
+	Members int       `json:"members"`
+	At      time.Time `json:"at"` // creation or newest event
+	Refs    int64     `json:"refs"`
+	Resume  Stage     `json:"resume,omitempty"` // unfinished stage from the journal
+}
+
+type purgeParams struct {
+	Criteria Criteria    `json:"criteria"`
+	Rooms    []Candidate `json:"rooms"`
+}
+
+// PlanPurge selects every room that matches (paging through all of them) and
+// adds what an interrupted run left unfinished. It changes nothing.
+func (s *Service) PlanPurge(ctx context.Context, c Criteria) (*ops.Plan, []Candidate, error) {
+	if err := c.compile(); err != nil {
+		return nil, nil, err
+	}
+	cutoff := s.now().Add(-c.OlderThan)
+	var rooms []synapse.Room
+	if _, err := s.Synapse.EachRoom(ctx, synapse.ListRoomsOptions{PageSize: 500}, func(page []synapse.Room) error {
+		for _, r := range page {
+			if c.exclude[r.RoomID] || (r.CanonicalAlias != "" && c.exclude[r.CanonicalAlias]) {
+				continue
+			}
+			if c.EmptyOnly && r.JoinedMembers > 0 {
+				continue
+			}
+			if c.pattern != nil && !c.pattern.MatchString(r.Name) && !c.pattern.MatchString(r.CanonicalAlias) {
+				continue
+			}
+			rooms = append(rooms, r)
+		}
+		return nil
+	}); err != nil {
+		return nil, nil, fmt.Errorf("list rooms: %w", explain(err))
+	}
+	ids := make([]string, len(rooms))
+	for i, r := range rooms {
+		ids[i] = r.RoomID
+	}
+	created, err := s.CreatedTimes(ctx, ids)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read creation times: %w", explain(err))
+	}
+	var picked []Candidate
+	var mu sync.Mutex
+	// A room created after the cut-off cannot have been idle since before
+	// it, so only older rooms need their newest event looked up.
+	err = parallel(ctx, len(rooms), 8, func(i int) error {
+		r := rooms[i]
+		at, ok := created[r.RoomID]
+		if !ok || !at.Before(cutoff) {
+			return nil
+		}
+		if c.Inactive {
+			last, err := s.Synapse.RoomLastEventAt(ctx, r.RoomID)
+			if err != nil {
+				return fmt.Errorf("newest event of %s: %w", r.RoomID, explain(err))
+			}
+			if last.After(at) {
+				at = last
+			}
+			if !at.Before(cutoff) {
+				return nil
+			}
+		}
+		mu.Lock()
+		picked = append(picked, Candidate{RoomID: r.RoomID, Name: r.Name, Alias: r.CanonicalAlias, Members: r.JoinedMembers, At: at})
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	seen := map[string]bool{}
+	for i := range picked {
+		seen[picked[i].RoomID] = true
+		if s.Journal != nil {
+			if e, ok := s.Journal.Get(picked[i].RoomID); ok && (e.Stage == StageDeleting || e.Stage == StageRefsPending) {
+				picked[i].Resume = e.Stage
+			}
+		}
+	}
+	if s.Journal != nil {
+		// Deletions a previous run started finish whether or not the room
+		// still matches (Synapse may already have removed it): they were
+		// approved then, and stopping halfway helps nobody.
+		for _, e := range s.Journal.Unfinished() {
+			if !seen[e.RoomID] {
+				picked = append(picked, Candidate{RoomID: e.RoomID, Name: e.Name, Resume: e.Stage})
+			}
+		}
+	}
+	sort.Slice(picked, func(i, j int) bool { return picked[i].At.Before(picked[j].At) })
+	if s.App != nil {
+		for i := range picked {
+			refs, err := s.App.Count(ctx, picked[i].RoomID)
+			if err != nil {
+				return nil, nil, err
+			}
+			picked[i].Refs = total(refs)
+		}
+	}
+	// The approval phrase is the server name, not the count, so that a cron
+	// job can approve a run whose size it cannot know in advance.
+	p := ops.NewPlan("rooms.purge", s.Server, s.Server, s.Environment, s.now())
+	var refs int64
+	resumed := 0
+	for _, r := range picked {
+		refs += r.Refs
+		if r.Resume != "" {
+			resumed++
+		}
+	}
+	p.Steps = []ops.Step{{Title: fmt.Sprintf("delete and purge %d rooms (%s)", len(picked), c.Describe()), Risk: ops.Irreversible}}
+	if refs > 0 {
+		p.Steps = append(p.Steps, ops.Step{Title: fmt.Sprintf("clear %d application references to them", refs), Risk: ops.Destructive})
+	}
+	p.Impact = []string{fmt.Sprintf("%d of the server's rooms match; cut-off %s", len(picked), cutoff.UTC().Format("2006-01-02 15:04 MST"))}
+	if resumed > 0 {
+		p.Impact = append(p.Impact, fmt.Sprintf("%d of them finish deletions an earlier run started", resumed))
+	}
+	p.LosesData = len(picked) > 0
+	p.Params, _ = json.Marshal(purgeParams{Criteria: c, Rooms: picked})
+	return p, picked, nil
+}
+
+// Outcome is one room's result in a purge run.
+type Outcome struct {
+	RoomID      string `json:"room_id"`
+	Name        string `json:"name,omitempty"`
+	Status      string `json:"status"` // "deleted", "pending", "skipped", "failed"
+	DeleteID    string `json:"delete_id,omitempty"`
+	RefsCleared int64  `json:"refs_cleared,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+}
+
+// Report is the outcome of every room of a purge run.
+type Report struct {
+	Outcomes []Outcome `json:"outcomes"`
+}
+
+// Count returns how many outcomes have status.
+func (r *Report) Count(status string) int {
+	n := 0
+	for _, o := range r.Outcomes {
+		if o.Status == status {
+			n++
+		}
+	}
+	return n
+}
+
+// ApplyPurge deletes the planned rooms, a few at a time. Just before deleting
+// a room it checks again that the room still matches (a message since the
+// plan, a member who joined): one that no longer does is skipped. A room
+// whose deletion could not finish is reported "pending" with the reason; a
+// later run finishes it from the journal.
+func (s *Service) ApplyPurge(ctx context.Context, p *ops.Plan, a ops.Approval, progress func(Progress)) (*Report, error) {
+	var params purgeParams
+	if p.Kind != "rooms.purge" || json.Unmarshal(p.Params, &params) != nil {
+		return nil, errors.New("apply purge: not a room purge plan")
+	}
+	c := params.Criteria
+	if err := c.compile(); err != nil {
+		return nil, err
+	}
+	finish, err := s.Guard.Begin(ctx, p, a)
+	if err != nil {
+		return nil, err
+	}
+	cutoff := s.now().Add(-c.OlderThan)
+	rep := &Report{Outcomes: make([]Outcome, len(params.Rooms))}
+	var mu sync.Mutex
+	done := 0
+	_ = parallel(ctx, len(params.Rooms), s.concurrency(), func(i int) error {
+		r := params.Rooms[i]
+		o := s.purgeOne(ctx, r, c, cutoff)
+		mu.Lock()
+		rep.Outcomes[i] = o
+		done++
+		if progress != nil {
+			progress(Progress{RoomID: r.RoomID, Stage: o.Status, Done: done, Total: len(params.Rooms), Detail: o.Reason})
+		}
+		mu.Unlock()
+		return nil // one room's trouble does not stop the others
+	})
+	for i, o := range rep.Outcomes {
+		if o.Status == "" { // never started: the context ended
+			rep.Outcomes[i] = Outcome{RoomID: params.Rooms[i].RoomID, Name: params.Rooms[i].Name, Status: "pending", Reason: "not started: " + errText(ctx.Err())}
+		}
+	}
+	var runErr error
+	if n := rep.Count("pending") + rep.Count("failed"); n > 0 {
+		runErr = fmt.Errorf("%d of %d rooms not finished: run the same purge again to finish them", n, len(rep.Outcomes))
+	}
+	finish(runErr, map[string]int{"deleted": rep.Count("deleted"), "pending": rep.Count("pending"),
+		"skipped": rep.Count("skipped"), "failed": rep.Count("failed")})
+	return rep, runErr
+}
+
+func (s *Service) purgeOne(ctx context.Context, r Candidate, c Criteria, cutoff time.Time) Outcome {
+	o := Outcome{RoomID: r.RoomID, Name: r.Name}
+	if r.Resume == "" {
+		if why, err := s.stillMatches(ctx, r, c, cutoff); err != nil {
+			o.Status, o.Reason = "pending", err.Error()
+			return o
+		} else if why != "" {
+			o.Status, o.Reason = "skipped", why
+			return o
+		}
+	}
+	res, err := s.deleteOne(ctx, r.RoomID, r.Name, synapse.DeleteRoomOptions{}, nil)
+	if res != nil {
+		o.DeleteID, o.RefsCleared = res.DeleteID, res.RefsCleared
+	}
+	switch {
+	case err == nil:
+		o.Status = "deleted"
+	case ctx.Err() != nil || synapse.IsUnreachable(err) || isServerError(err):
+		o.Status, o.Reason = "pending", err.Error()
+	default:
+		o.Status, o.Reason = "failed", err.Error()
+	}
+	return o
+}
+
+// stillMatches re-checks the facts that can change between plan and apply.
+func (s *Service) stillMatches(ctx context.Context, r Candidate, c Criteria, cutoff time.Time) (string, error) {
+	d, err := s.Synapse.Room(ctx, r.RoomID)
+	if errors.Is(err, synapse.ErrNotFound) {
+		return "the room no longer exists", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if c.EmptyOnly && d.JoinedMembers > 0 {
+		return fmt.Sprintf("%d members joined since the plan", d.JoinedMembers), nil
+	}
+	if c.Inactive {
+		last, err := s.Synapse.RoomLastEventAt(ctx, r.RoomID)
+		if err != nil {
+			return "", err
+		}
+		if !last.Before(cutoff) {
+			return "it had an event since the cut-off", nil
+		}
+	}
+	return "", nil
+}
+
+func isServerError(err error) bool {
+	var se *synapse.Error
+	return errors.As(err, &se) && se.Status >= 500
+}
+
+func errText(err error) string {
+	if err == nil {
+		return "stopped"
+	}
+	return strings.TrimSpace(err.Error())
+}

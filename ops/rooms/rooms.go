@@ -1,0 +1,376 @@
+// Package rooms is what synops does with rooms: list and inspect them, and
+// plan and apply deletion, blocking, history purges and the retention purge
+// of seed 000, clearing the application's references after Synapse confirms
+// a deletion.
+package rooms
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"synops/ops"
+	"synops/synapse"
+)
+
+// Service holds what room operations need. Synapse and Guard are required.
+type Service struct {
+	Synapse     *synapse.Client
+	SynapseDB   *pgxpool.Pool // optional: reads creation times in one query
+	App         *AppRefs      // optional: the application database
+	Guard       *ops.Guard
+	Journal     *Journal
+	Server      string
+	Environment string
+	Now         func() time.Time
+	Concurrency int           // deletions at once (default 4; Synapse runs 5 tasks at a time)
+	Poll        time.Duration // delete/purge status polling (default 500ms)
+}
+
+func (s *Service) now() time.Time {
+	if s.Now == nil {
+		return time.Now()
+	}
+	return s.Now()
+}
+
+func (s *Service) poll() time.Duration {
+	if s.Poll <= 0 {
+		return 500 * time.Millisecond
+	}
+	return s.Poll
+}
+
+func (s *Service) concurrency() int {
+	if s.Concurrency <= 0 {
+		return 4
+	}
+	return s.Concurrency
+}
+
+// Progress is reported while an operation runs.
+type Progress struct {
+	RoomID string
+	Stage  string // "deleting", "purging", "clearing references", "done", "failed", "pending"
+	Done   int
+	Total  int
+	Detail string
+}
+
+// Impact is what the plan of a room operation shows.
+type Impact struct {
+	Room          *synapse.RoomDetails `json:"room"`
+	CreatedAt     time.Time            `json:"created_at"`
+	LocalMembers  []string             `json:"local_members"`
+	RemoteMembers []string             `json:"remote_members"`
+	SizeBytes     int64                `json:"size_bytes"` // -1: not among the largest rooms Synapse reports
+	IsSpace       bool                 `json:"is_space"`
+	Refs          []RefCount           `json:"refs,omitempty"`
+	RefNames      []string             `json:"ref_names,omitempty"`
+	Retention     json.RawMessage      `json:"retention,omitempty"` // the room's m.room.retention content
+	Blocked       bool                 `json:"blocked"`
+}
+
+// Inspect gathers a room's impact: details, members split local/remote,
+// creation time, size if known, block status, retention and app references.
+func (s *Service) Inspect(ctx context.Context, roomID string) (*Impact, error) {
+	d, err := s.Synapse.Room(ctx, roomID)
+	if err != nil {
+		return nil, fmt.Errorf("room %s: %w", roomID, explain(err))
+	}
+	im := &Impact{Room: d, SizeBytes: -1, IsSpace: d.RoomType == "m.space"}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	run := func(f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	run(func() error {
+		members, err := s.Synapse.RoomMembers(ctx, roomID)
+		if err != nil {
+			return fmt.Errorf("members: %w", err)
+		}
+		for _, m := range members {
+			if strings.HasSuffix(m, ":"+s.Server) {
+				im.LocalMembers = append(im.LocalMembers, m)
+			} else {
+				im.RemoteMembers = append(im.RemoteMembers, m)
+			}
+		}
+		return nil
+	})
+	run(func() error {
+		t, err := s.Synapse.RoomCreatedAt(ctx, roomID)
+		im.CreatedAt = t
+		return err
+	})
+	run(func() error {
+		sizes, err := s.Synapse.LargestRooms(ctx)
+		if err != nil {
+			return nil // statistics are optional (SQLite, old servers)
+		}
+		for _, r := range sizes {
+			if r.RoomID == roomID {
+				im.SizeBytes = r.EstimatedSize
+			}
+		}
+		return nil
+	})
+	run(func() error {
+		b, _, err := s.Synapse.RoomBlocked(ctx, roomID)
+		im.Blocked = b
+		return err
+	})
+	run(func() error {
+		st, err := s.Synapse.RoomState(ctx, roomID, "m.room.retention")
+		if err == nil && len(st) > 0 {
+			im.Retention = st[0].Content
+		}
+		return err
+	})
+	if s.App != nil {
+		run(func() error {
+			refs, err := s.App.Count(ctx, roomID)
+			if err != nil {
+				return err
+			}
+			names, err := s.App.Describe(ctx, roomID)
+			im.Refs, im.RefNames = refs, names
+			return err
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return im, fmt.Errorf("inspect room %s: %w", roomID, errors.Join(errs...))
+	}
+	return im, nil
+}
+
+// Lines is the impact as the confirm dialog and dry runs show it.
+func (im *Impact) Lines(now time.Time) []string {
+	d := im.Room
+	name := d.Name
+	if name == "" {
+		name = "(no name)"
+	}
+	kind := "room"
+	if im.IsSpace {
+		kind = "space (its child rooms are not deleted)"
+	}
+	out := []string{fmt.Sprintf("%s %q, a %s", d.RoomID, name, kind)}
+	if d.CanonicalAlias != "" {
+		out = append(out, "alias "+d.CanonicalAlias)
+	}
+	if !im.CreatedAt.IsZero() {
+		out = append(out, fmt.Sprintf("created %s (%s ago)", im.CreatedAt.UTC().Format("2006-01-02 15:04"), Age(now.Sub(im.CreatedAt))))
+	}
+	out = append(out, fmt.Sprintf("%d joined members: %d local, %d remote", len(im.LocalMembers)+len(im.RemoteMembers), len(im.LocalMembers), len(im.RemoteMembers)))
+	size := fmt.Sprintf("%d state events", d.StateEvents)
+	if im.SizeBytes >= 0 {
+		size += fmt.Sprintf(", about %s in the database", bytesText(im.SizeBytes))
+	}
+	out = append(out, size)
+	if len(im.Refs) > 0 {
+		var parts []string
+		for _, r := range im.Refs {
+			parts = append(parts, fmt.Sprintf("%d %s", r.N, r.What))
+		}
+		line := "application references: " + strings.Join(parts, ", ")
+		if len(im.RefNames) > 0 {
+			line += " (" + strings.Join(im.RefNames, ", ") + ")"
+		}
+		out = append(out, line)
+	}
+	if d.Federatable && len(im.RemoteMembers) > 0 {
+		out = append(out, "other servers keep their copy of this room's history")
+	}
+	return out
+}
+
+// explain adds what to do to the errors an operator meets most.
+func explain(err error) error {
+	switch {
+	case errors.Is(err, synapse.ErrNotFound):
+		return fmt.Errorf("%w (no such room on this server: check the ID with synops rooms list)", err)
+	case errors.Is(err, synapse.ErrForbidden):
+		return fmt.Errorf("%w (is the token an admin's? synops config check tells)", err)
+	case errors.Is(err, synapse.ErrUnknownToken):
+		return fmt.Errorf("%w (the admin token was rejected: synops config check tells more)", err)
+	}
+	return err
+}
+
+// Age is a short duration for tables: "3d", "5h", "12m".
+func Age(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "future"
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+func bytesText(n int64) string {
+	const k = 1024
+	switch {
+	case n >= k*k*k:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(k*k*k))
+	case n >= k*k:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(k*k))
+	case n >= k:
+		return fmt.Sprintf("%.0f KiB", float64(n)/k)
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// CreatedTimes returns the creation time of each room: one query on Synapse's
+// database when it is available, else one admin API call per room (several
+// at a time). Rooms whose time cannot be read are left out.
+func (s *Service) CreatedTimes(ctx context.Context, ids []string) (map[string]time.Time, error) {
+	out := make(map[string]time.Time, len(ids))
+	if s.SynapseDB != nil {
+		rows, err := s.SynapseDB.Query(ctx,
+			`SELECT room_id, origin_server_ts FROM events WHERE type = 'm.room.create' AND state_key = '' AND room_id = ANY($1)`, ids)
+		if err == nil {
+			defer rows.Close()
+			for rows.Next() {
+				var id string
+				var ts int64
+				if err := rows.Scan(&id, &ts); err != nil {
+					return nil, err
+				}
+				out[id] = time.UnixMilli(ts)
+			}
+			if err := rows.Err(); err == nil {
+				return out, nil
+			}
+		}
+		clear(out) // fall back to the API
+	}
+	var mu sync.Mutex
+	err := parallel(ctx, len(ids), 8, func(i int) error {
+		t, err := s.Synapse.RoomCreatedAt(ctx, ids[i])
+		if errors.Is(err, synapse.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		out[ids[i]] = t
+		mu.Unlock()
+		return nil
+	})
+	return out, err
+}
+
+// parallel runs fn(0..n-1), width at a time, and returns the first error.
+func parallel(ctx context.Context, n, width int, fn func(i int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, width)
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := fn(i); err != nil {
+				once.Do(func() { first = err; cancel() })
+			}
+		}(i)
+	}
+	wg.Wait()
+	return first
+}
+
+// List returns every room on the server, paging through them all.
+func (s *Service) List(ctx context.Context) ([]synapse.Room, error) {
+	rs, err := s.Synapse.AllRooms(ctx, synapse.ListRoomsOptions{PageSize: 1000})
+	if err != nil {
+		return nil, fmt.Errorf("list rooms: %w", explain(err))
+	}
+	return rs, nil
+}
+
+// Sizes returns the estimated database size of the largest rooms (Synapse
+// reports the top ten only); an error or an SQLite server gives none.
+func (s *Service) Sizes(ctx context.Context) map[string]int64 {
+	out := map[string]int64{}
+	rs, err := s.Synapse.LargestRooms(ctx)
+	if err != nil {
+		return out
+	}
+	for _, r := range rs {
+		out[r.RoomID] = r.EstimatedSize
+	}
+	return out
+}
+
+// CanReadAges reports whether creation times come cheaply (one query on
+// Synapse's database) rather than one request per room.
+func (s *Service) CanReadAges() bool { return s.SynapseDB != nil }
+
+// BackupState says whether a plan may run without the operator accepting
+// the loss of data (see ops.Guard.BackupState).
+func (s *Service) BackupState(ctx context.Context, p *ops.Plan) (bool, string) {
+	return s.Guard.BackupState(ctx, p)
+}
+
+// ParseBefore reads an absolute date or time ("2026-01-31",
+// "2026-01-31T12:00:00Z") or an age ("30d": that long before now).
+func ParseBefore(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, errors.New("give a date (2026-01-31) or an age (30d)")
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04:05", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	d, err := parseAge(s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither a date (2026-01-31, 2026-01-31T12:00:00Z) nor an age (30d, 12h)", s)
+	}
+	return now.Add(-d), nil
+}
+
+// parseAge accepts Go durations and whole days ("30d"), not negative ones.
+func parseAge(s string) (time.Duration, error) {
+	var d time.Duration
+	var err error
+	if strings.HasSuffix(s, "d") {
+		var n int
+		if _, err = fmt.Sscanf(s, "%dd", &n); err == nil && fmt.Sprintf("%dd", n) == s {
+			d = time.Duration(n) * 24 * time.Hour
+		} else {
+			err = errors.New("bad days")
+		}
+	} else {
+		d, err = time.ParseDuration(s)
+	}
+	if err == nil && d < 0 {
+		err = errors.New("negative")
+	}
+	return d, err
+}

@@ -1,0 +1,162 @@
+package tui
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"synops/ops"
+	"synops/synapse"
+)
+
+func syntheticRooms(n int) []synapse.Room {
+	rs := make([]synapse.Room, n)
+	for i := range rs {
+		rs[i] = synapse.Room{RoomID: fmt.Sprintf("!room%06d:sandbox.local", i), Name: fmt.Sprintf("Room %06d", n-i),
+			JoinedMembers: i % 50, JoinedLocalMembers: i % 7, StateEvents: 7 + i%13}
+	}
+	rs[3].Name = "Evil \x1b[2J\x1b]0;pwned\x07 room"
+	rs[4].CanonicalAlias = "#general:sandbox.local"
+	rs[5].Encryption = "m.megolm.v1.aes-sha2"
+	return rs
+}
+
+func roomsRoot(t testing.TB, readOnly bool, n, w, h int) (*Model, *RoomsPane) {
+	c := testCommon(readOnly)
+	rp := NewRoomsPane(c, nil) // data arrives as messages; no source is called
+	m := New(c, NewHealthPane(c, HealthDeps{Source: noSource{}}, 2*time.Second), rp)
+	m.Update(tea.WindowSizeMsg{Width: w, Height: h})
+	m.Update(press("2"))
+	rp.gen = 1
+	m.Update(roomsLoadedMsg{gen: 1, rooms: syntheticRooms(n), at: fixedNow})
+	m.Update(roomExtrasMsg{gen: 1, ages: map[string]time.Time{"!room000001:sandbox.local": fixedNow.Add(-40 * 24 * time.Hour)},
+		sizes: map[string]int64{"!room000002:sandbox.local": 3 << 20}})
+	return m, rp
+}
+
+func TestRoomsFilterSortAndClean(t *testing.T) {
+	m, rp := roomsRoot(t, false, 1000, 100, 30)
+	s := send(m)
+	if len(rp.view) != 1000 {
+		t.Fatalf("got %d rows, want 1000", len(rp.view))
+	}
+	// Sorted by name ascending: "Room 000001" (the last index) first.
+	if got := rp.rooms[rp.view[0]].Name; got != "Evil \x1b[2J\x1b]0;pwned\x07 room" && !strings.HasPrefix(got, "Room 000001") {
+		t.Errorf("first row %q", got)
+	}
+	s(press("s")) // by room label
+	s(press("s")) // by members
+	if rp.sortCol != colMembers {
+		t.Fatalf("sort column %d, want members", rp.sortCol)
+	}
+	s(press("S"))
+	if top := rp.rooms[rp.view[0]]; top.JoinedMembers != 49 {
+		t.Errorf("members descending: top has %d members, want 49", top.JoinedMembers)
+	}
+	s(press("/"))
+	typeText(t, s, "general")
+	if len(rp.view) != 1 || rp.rooms[rp.view[0]].CanonicalAlias != "#general:sandbox.local" {
+		t.Errorf("filter: %d rows", len(rp.view))
+	}
+	s(press("esc"))
+	raw := m.View().Content
+	for _, bad := range []string{"\x1b]0;pwned", "\x1b[2J", "\x07"} {
+		if strings.Contains(raw, bad) {
+			t.Errorf("rooms view carries %q from a room name", bad)
+		}
+	}
+}
+
+func TestRoomsReadOnly(t *testing.T) {
+	for _, ro := range []bool{false, true} {
+		m, _ := roomsRoot(t, ro, 10, 100, 30)
+		s := send(m)
+		cmd := s(press("D"))
+		if (cmd != nil) == ro {
+			t.Errorf("read-only=%v: D produced a command = %v", ro, cmd != nil)
+		}
+		s(press("?"))
+		if strings.Contains(screen(m), "delete room") == ro {
+			t.Errorf("read-only=%v: help lists delete = %v", ro, !ro)
+		}
+	}
+}
+
+func TestRoomsPlanOpensTypedConfirm(t *testing.T) {
+	m, _ := roomsRoot(t, false, 10, 100, 40)
+	s := send(m)
+	p := ops.NewPlan("rooms.delete", "!room000003:sandbox.local", "sandbox.local", "production", fixedNow)
+	p.Steps = []ops.Step{{Title: "purge the room", Risk: ops.Irreversible}}
+	p.Impact = []string{"2 joined members: 2 local, 0 remote"}
+	p.LosesData = true
+	for _, msg := range runCmd(s(roomPlanMsg{action: "delete", plan: p, backupOK: false, note: "no verified backup exists"})) {
+		s(msg)
+	}
+	if m.confirm == nil {
+		t.Fatal("a plan did not open the confirm dialog")
+	}
+	got := screen(m)
+	for _, want := range []string{"Delete room", "PRODUCTION", "2 joined members", "no verified backup exists", "without backup"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("dialog lacks %q:\n%s", want, got)
+		}
+	}
+	// The bare room ID is not enough when no backup covers the loss.
+	typeText(t, s, "!room000003:sandbox.local")
+	if msgs := runCmd(s(press("enter"))); len(msgs) != 0 || m.confirm == nil {
+		t.Fatal("Enter with the room ID alone (no backup) confirmed")
+	}
+	s(press("esc"))
+	if m.confirm != nil {
+		t.Fatal("esc did not cancel")
+	}
+}
+
+func TestRoomsGolden(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {160, 48}} {
+		m, _ := roomsRoot(t, false, 100, size[0], size[1])
+		got := screen(m)
+		golden(t, filepath.Join("testdata", fmt.Sprintf("rooms_%dx%d.golden", size[0], size[1])), got)
+		for i, l := range strings.Split(got, "\n") {
+			if w := ansi.StringWidth(l); w > size[0] {
+				t.Errorf("%dx%d line %d is %d wide", size[0], size[1], i, w)
+			}
+		}
+	}
+}
+
+// BenchmarkRoomsKeypress100k is one cursor move and a redraw with 100k rooms.
+func BenchmarkRoomsKeypress100k(b *testing.B) {
+	m, _ := roomsRoot(b, false, 100000, 160, 48)
+	down, up := press("j"), press("k")
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if i%2 == 0 {
+			m.Update(down)
+		} else {
+			m.Update(up)
+		}
+		_ = m.View()
+	}
+}
+
+// BenchmarkRoomsFilter100k is one filter keystroke over 100k rooms.
+func BenchmarkRoomsFilter100k(b *testing.B) {
+	m, _ := roomsRoot(b, false, 100000, 160, 48)
+	s := send(m)
+	s(press("/"))
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if i%2 == 0 {
+			s(press("7"))
+		} else {
+			s(tea.KeyPressMsg{Code: tea.KeyBackspace})
+		}
+		_ = m.View()
+	}
+}

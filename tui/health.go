@@ -403,7 +403,7 @@ func (p *HealthPane) listHeight() int { return max(p.h-4, 1) }
 
 func (p *HealthPane) SetSize(w, h int) {
 	p.w, p.h = w, h
-	p.filter.SetWidth(max(w-4, 10))
+	p.filter.SetWidth(min(max(w/2, 10), 40))
 	p.move(0)
 }
 

@@ -671,7 +671,7 @@ func (p *RoomsPane) listHeight() int { return max(p.h-2, 1) }
 
 func (p *RoomsPane) SetSize(w, h int) {
 	p.w, p.h = w, h
-	p.filter.SetWidth(max(w-4, 10))
+	p.filter.SetWidth(min(max(w/2, 10), 40))
 	p.move(0)
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,6 +10,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"synops/synapse"
+	"synops/synapse/synapsetest"
 )
 
 // tmux drives the real binary in a real terminal, as an operator would.
@@ -141,4 +147,61 @@ func TestConsoleEndToEnd(t *testing.T) {
 	if !strings.Contains(s, "SYNOPS EXITED 0") {
 		t.Errorf("synops exited with an error:\n%s", s)
 	}
+}
+
+// TestConsoleDeletesRoom deletes a room through the Rooms pane of the real
+// binary: filter, D, the typed room ID, the job, Synapse's confirmation and
+// the cleared application reference.
+func TestConsoleDeletesRoom(t *testing.T) {
+	ctx := context.Background()
+	bin := buildBinary(t)
+	name := fmt.Sprintf("e2e-doomed-%d", time.Now().UnixNano()%1e6)
+	id, err := bed.Synapse.CreateRoom(ctx, synapsetest.RoomSpec{Name: name, Messages: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, bed.AppDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `INSERT INTO "events" ("slug","name","startDate","endDate","matrixRoomId") VALUES ($1,$1,now(),now(),$2)`, name, id); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg, err := bed.WriteConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(dir, "state")
+	tm := startTmux(t, 140, 40, []string{"SYNOPS_CONFIG=" + cfg, "HOME=" + dir, "XDG_STATE_HOME=" + state, "TERM=xterm-256color"}, bin)
+	tm.waitFor("the console", 20*time.Second, func(s string) bool { return strings.Contains(s, "2 Rooms") })
+	tm.keys("2")
+	tm.waitFor("the room list", 20*time.Second, func(s string) bool { return strings.Contains(s, "sorted by name") })
+	tm.keys("/")
+	tm.keys("-l", name)
+	tm.keys("Enter")
+	tm.waitFor("the filtered room", 10*time.Second, func(s string) bool { return strings.Contains(s, "1 of ") && strings.Contains(s, name) })
+	tm.keys("D")
+	tm.waitFor("the confirm dialog", 20*time.Second, func(s string) bool { return strings.Contains(s, "Delete room") && strings.Contains(s, "Type the target") })
+	tm.keys("Enter") // Enter alone must not confirm
+	time.Sleep(300 * time.Millisecond)
+	if !strings.Contains(tm.screen(), "Type the target") {
+		t.Fatal("Enter alone closed the dialog")
+	}
+	tm.keys("-l", id+" without backup")
+	tm.keys("Enter")
+	tm.waitFor("the deletion to finish", 60*time.Second, func(s string) bool { return strings.Contains(s, "app references cleared") })
+	if _, err := bed.Synapse.Client().Room(ctx, id); !errors.Is(err, synapse.ErrNotFound) {
+		t.Errorf("room after delete: got %v, want M_NOT_FOUND", err)
+	}
+	var refs int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM "events" WHERE "matrixRoomId" = $1`, id).Scan(&refs); err != nil || refs != 0 {
+		t.Errorf("app references left: %d (%v)", refs, err)
+	}
+	log, err := os.ReadFile(filepath.Join(state, "synops", "audit.log"))
+	if err != nil || !strings.Contains(string(log), `"target":"`+id+`"`) || !strings.Contains(string(log), `"outcome":"ok"`) {
+		t.Errorf("audit log lacks the deletion: %v\n%s", err, log)
+	}
+	tm.keys("q")
 }

@@ -183,7 +183,9 @@ func TestConsoleDeletesRoom(t *testing.T) {
 	tm.keys("Enter")
 	tm.waitFor("the filtered room", 10*time.Second, func(s string) bool { return strings.Contains(s, "1 of ") && strings.Contains(s, name) })
 	tm.keys("D")
-	tm.waitFor("the confirm dialog", 20*time.Second, func(s string) bool { return strings.Contains(s, "Delete room") && strings.Contains(s, "Type the target") })
+	tm.waitFor("the confirm dialog", 20*time.Second, func(s string) bool {
+		return strings.Contains(s, "Delete room") && strings.Contains(s, "Type the target")
+	})
 	tm.keys("Enter") // Enter alone must not confirm
 	time.Sleep(300 * time.Millisecond)
 	if !strings.Contains(tm.screen(), "Type the target") {

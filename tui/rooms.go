@@ -829,9 +829,15 @@ func (p *RoomsPane) detailView() string {
 			fmt.Sprintf("version %s · join rule %s · history %s · encryption %s · federatable %v · public %v · blocked %v",
 				r.Version, r.JoinRules, r.HistoryVisibility, orDash(r.Encryption), r.Federatable, r.Public, im.Blocked))
 		if len(im.Retention) > 0 {
-			out = append(out, "retention (m.room.retention): "+text.Clean(string(im.Retention)))
+			out = append(out, "room retention (m.room.retention): "+text.Clean(string(im.Retention)))
 		} else {
-			out = append(out, s.Muted.Render("retention: no m.room.retention in this room (the server default applies)"))
+			out = append(out, s.Muted.Render("room retention: none set in the room"))
+		}
+		if im.ServerPolicy != "" {
+			out = append(out, s.Muted.Render("server retention: "+im.ServerPolicy))
+		}
+		if len(im.StateTypes) > 0 {
+			out = append(out, "state: "+im.StateSummary())
 		}
 		if d.err != "" {
 			out = append(out, s.Warn.Render("partly read: "+text.Clean(d.err)))
@@ -853,3 +859,4 @@ func orDash(s string) string {
 	}
 	return s
 }
+

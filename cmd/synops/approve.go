@@ -149,7 +149,17 @@ func (a *app) roomService(ctx context.Context, r *config.Resolved) (*roomsEnv, e
 			return nil, fmt.Errorf("%w (its references to rooms are cleared after a deletion; fix app_db_dsn or remove it)", err)
 		}
 		pools = append(pools, p)
-		svc.App = &rooms.AppRefs{Pool: p, SQL: rooms.DefaultRefSQL()}
+		sql := rooms.DefaultRefSQL()
+		if o := r.AppRefs; o.Count != "" || o.Describe != "" || len(o.Clear) > 0 {
+			sql = rooms.RefSQL{Count: o.Count, Describe: o.Describe, Clear: o.Clear}
+			if sql.Count == "" {
+				sql.Count = rooms.DefaultRefSQL().Count
+			}
+		}
+		svc.App = &rooms.AppRefs{Pool: p, SQL: sql}
+	}
+	if r.Homeserver != nil {
+		svc.ServerRetention = r.Homeserver.Retention
 	}
 	if svc.Server == "" {
 		return nil, fmt.Errorf("the server name is unknown: point -c at homeserver.yaml or set server_name in the profile")

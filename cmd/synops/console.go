@@ -111,7 +111,7 @@ func serverLabel(r *config.Resolved) string {
 // healthConfig is the checker's view of the resolved configuration.
 func healthConfig(r *config.Resolved, client *synapse.Client) health.Config {
 	cfg := health.Config{
-		Synapse: client, MetricsURLs: r.MetricsURLs,
+		Synapse: client, MetricsURLs: r.MetricsURLs, LiveKitURL: r.LiveKitURL,
 		SynapseDB: r.SynapseDB.Raw, AppDB: r.AppDB.Raw,
 		Thresholds: health.DefaultThresholds(),
 	}

@@ -19,7 +19,7 @@ func runHealth(ctx context.Context, a *app, args []string) error {
 	asJSON := fs.Bool("json", false, `print {"status", "checked_at", "results"} as JSON`)
 	sample := fs.Duration("sample", 2*time.Second, "scrape metrics twice this far apart to compute rates (0: once, rates unknown)")
 	timeout := fs.Duration("timeout", 5*time.Second, "time limit of each check")
-	liveKit := fs.String("livekit-url", "", "LiveKit's HTTP URL, e.g. http://127.0.0.1:7880 (checked when given)")
+	liveKit := fs.String("livekit-url", "", "LiveKit's HTTP URL, e.g. http://127.0.0.1:7880 (overrides livekit_url in the profile)")
 	if err := a.parse(fs, args, usage); err != nil {
 		return err
 	}
@@ -39,7 +39,10 @@ func runHealth(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	cfg := healthConfig(r, client)
-	cfg.LiveKitURL, cfg.Timeout = *liveKit, *timeout
+	cfg.Timeout = *timeout
+	if *liveKit != "" {
+		cfg.LiveKitURL = *liveKit
+	}
 	checker := health.NewChecker(cfg)
 	defer checker.Close()
 

@@ -119,8 +119,14 @@ func runRoomsShow(ctx context.Context, a *app, args []string) error {
 	fmt.Fprintf(a.stdout, "version %s, join rule %s, history %s, encryption %s, federatable %v, public %v, blocked %v\n",
 		d.Version, d.JoinRules, d.HistoryVisibility, orNone(d.Encryption), d.Federatable, d.Public, im.Blocked)
 	if len(im.Retention) > 0 {
-		fmt.Fprintf(a.stdout, "retention policy (m.room.retention): %s\n", text.Clean(string(im.Retention)))
+		fmt.Fprintf(a.stdout, "room retention (m.room.retention): %s\n", text.Clean(string(im.Retention)))
+	} else {
+		fmt.Fprintln(a.stdout, "room retention: none set in the room")
 	}
+	if im.ServerPolicy != "" {
+		fmt.Fprintf(a.stdout, "server retention: %s\n", im.ServerPolicy)
+	}
+	fmt.Fprintf(a.stdout, "state: %s\n", im.StateSummary())
 	fmt.Fprintf(a.stdout, "members: %s\n", strings.Join(append(im.LocalMembers, im.RemoteMembers...), ", "))
 	if err != nil {
 		fmt.Fprintln(a.stdout, "note:", err)
@@ -376,3 +382,4 @@ func orNone(s string) string {
 	}
 	return s
 }
+

@@ -125,6 +125,7 @@ const (
 	EnvSynapseDBDSN   = "SYNOPS_SYNAPSE_DB_DSN"
 	EnvBackupDir      = "SYNOPS_BACKUP_DIR"
 	EnvTokenFile      = "SYNOPS_TOKEN_FILE"
+	EnvLiveKitURL     = "SYNOPS_LIVEKIT_URL"
 )
 
 // OriginDefault is the origin of a value no source set.
@@ -151,6 +152,10 @@ type Resolved struct {
 	Services    Services
 	Backup      Backup
 	LogFile     string // "" means: derive logs from Services (compose logs, journal)
+	LiveKitURL  string // optional: LiveKit's HTTP endpoint for the health check
+	// AppRefs overrides the SQL for the application's references to rooms;
+	// empty fields keep synops' OpenMeet defaults.
+	AppRefs AppRefsSQL
 
 	// Homeserver is what homeserver.yaml discovery found; nil when none was read.
 	Homeserver *Homeserver
@@ -165,6 +170,13 @@ type Resolved struct {
 // Origin returns where the setting key (a Row key such as "homeserver_url") came
 // from, or "" when the key is unknown.
 func (r *Resolved) Origin(key string) string { return r.origins[key] }
+
+// AppRefsSQL is the profile's app_refs section.
+type AppRefsSQL struct {
+	Count    string
+	Describe string
+	Clear    []string
+}
 
 // ValidationError lists the problems found after every source was applied. Load
 // returns it together with a non-nil *Resolved so `config check` can still show
@@ -532,6 +544,25 @@ func (l *loader) resolve() {
 		logFile = p.Log.File
 	}
 	r.LogFile = l.set("log.file", pick(l.profPath(logFile), l.disc(hs.LogFile)))
+
+	if l.hs != nil {
+		r.origins["retention"] = l.hsOrigin
+	}
+	r.LiveKitURL = l.set("livekit_url", pick(l.env(EnvLiveKitURL), l.prof(p.LiveKitURL)))
+	if r.LiveKitURL != "" {
+		if err := checkHTTPURL(r.LiveKitURL); err != nil {
+			l.problem("livekit_url %q: %w", r.LiveKitURL, err)
+		}
+	}
+	if p.AppRefs != nil {
+		r.AppRefs = AppRefsSQL{Count: deref(p.AppRefs.Count), Describe: deref(p.AppRefs.Describe), Clear: p.AppRefs.Clear}
+		r.origins["app_refs"] = l.profOrigin
+		for _, q := range append([]string{r.AppRefs.Count, r.AppRefs.Describe}, r.AppRefs.Clear...) {
+			if q != "" && !strings.Contains(q, "$1") {
+				l.problem("app_refs statement %q (from %s) does not use $1, the room ID", q, l.profOrigin)
+			}
+		}
+	}
 }
 
 func (l *loader) checkHomeserverURL(c candidate) {

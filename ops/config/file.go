@@ -33,6 +33,16 @@ type fileProfile struct {
 	MetricsURLs    []string      `yaml:"metrics_urls"`
 	Backup         *fileBackup   `yaml:"backup"`
 	Log            *fileLog      `yaml:"log"`
+	LiveKitURL     *string       `yaml:"livekit_url"`
+	AppRefs        *fileAppRefs  `yaml:"app_refs"`
+}
+
+// fileAppRefs overrides the SQL that finds and clears the application
+// database's references to a room ($1 is the room ID).
+type fileAppRefs struct {
+	Count    *string  `yaml:"count"`
+	Describe *string  `yaml:"describe"`
+	Clear    []string `yaml:"clear"`
 }
 
 type fileToken struct {

@@ -31,8 +31,10 @@ type Homeserver struct {
 	MediaStore               string
 	RegistrationSharedSecret synapse.Secret
 	MetricsURLs              []string
-	LogConfig                string // log_config path
-	LogFile                  string // the filename of a handler in the log config
+	// Retention is the server's message retention policy in words.
+	Retention string
+	LogConfig string // log_config path
+	LogFile   string // the filename of a handler in the log config
 
 	// Notes explain what could not be discovered and why (SQLite, unreadable
 	// secret file, paths that do not exist on this machine).
@@ -61,6 +63,53 @@ type hsFile struct {
 	RegistrationSharedSecretPath string       `yaml:"registration_shared_secret_path"`
 	EnableMetrics                bool         `yaml:"enable_metrics"`
 	LogConfig                    string       `yaml:"log_config"`
+	Retention                    *hsRetention `yaml:"retention"`
+}
+
+// hsRetention is Synapse's message retention section. Durations stay as
+// written ("1y", or milliseconds as a number).
+type hsRetention struct {
+	Enabled       bool `yaml:"enabled"`
+	DefaultPolicy *struct {
+		MinLifetime flexString `yaml:"min_lifetime"`
+		MaxLifetime flexString `yaml:"max_lifetime"`
+	} `yaml:"default_policy"`
+	AllowedLifetimeMin flexString `yaml:"allowed_lifetime_min"`
+	AllowedLifetimeMax flexString `yaml:"allowed_lifetime_max"`
+	PurgeJobs          []struct {
+		ShortestMaxLifetime flexString `yaml:"shortest_max_lifetime"`
+		LongestMaxLifetime  flexString `yaml:"longest_max_lifetime"`
+		Interval            flexString `yaml:"interval"`
+	} `yaml:"purge_jobs"`
+}
+
+// describe says in one line what the server's retention policy is.
+func (r *hsRetention) describe() string {
+	if r == nil || !r.Enabled {
+		return "disabled (retention.enabled is not true): Synapse keeps every event"
+	}
+	s := "enabled"
+	if r.DefaultPolicy != nil && r.DefaultPolicy.MaxLifetime != "" {
+		s += ", default max_lifetime " + string(r.DefaultPolicy.MaxLifetime)
+	} else {
+		s += ", no default policy (only rooms with m.room.retention expire)"
+	}
+	if r.AllowedLifetimeMin != "" || r.AllowedLifetimeMax != "" {
+		s += fmt.Sprintf(", allowed %s..%s", orDash(string(r.AllowedLifetimeMin)), orDash(string(r.AllowedLifetimeMax)))
+	}
+	if n := len(r.PurgeJobs); n > 0 {
+		s += fmt.Sprintf(", %d purge jobs", n)
+	} else {
+		s += ", one daily purge job"
+	}
+	return s
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 type hsListener struct {
@@ -119,6 +168,7 @@ func DiscoverHomeserver(ctx context.Context, path string) (*Homeserver, error) {
 		ServerName:    f.ServerName,
 		PublicBaseURL: f.PublicBaseURL,
 	}
+	h.Retention = f.Retention.describe()
 	h.discoverListeners(f)
 	h.discoverDatabase(f)
 	h.discoverSecret(f, dir)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -64,6 +65,13 @@ func (r *Resolved) Rows() []Row {
 		metrics = strings.Join(r.MetricsURLs, ", ")
 	}
 	add("metrics_urls", metrics)
+	add("livekit_url", orNotSet(r.LiveKitURL))
+	if r.AppRefs.Count != "" || r.AppRefs.Describe != "" || len(r.AppRefs.Clear) > 0 {
+		add("app_refs", fmt.Sprintf("custom (%d clear statements)", len(r.AppRefs.Clear)))
+	}
+	if r.Homeserver != nil {
+		add("retention", r.Homeserver.Retention)
+	}
 
 	s := r.Services
 	kind := string(s.Kind)

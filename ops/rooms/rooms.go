@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"synops/ops"
+	"synops/ops/text"
 	"synops/synapse"
 )
 
@@ -29,8 +31,11 @@ type Service struct {
 	Server      string
 	Environment string
 	Now         func() time.Time
-	Concurrency int           // deletions at once (default 4; Synapse runs 5 tasks at a time)
-	Poll        time.Duration // delete/purge status polling (default 500ms)
+	Concurrency int // deletions at once (default 4; Synapse runs 5 tasks at a time)
+	// ServerRetention is the server's retention policy in words (from
+	// homeserver.yaml), shown beside a room's own m.room.retention.
+	ServerRetention string
+	Poll            time.Duration // delete/purge status polling (default 500ms)
 }
 
 func (s *Service) now() time.Time {
@@ -74,6 +79,8 @@ type Impact struct {
 	Refs          []RefCount           `json:"refs,omitempty"`
 	RefNames      []string             `json:"ref_names,omitempty"`
 	Retention     json.RawMessage      `json:"retention,omitempty"` // the room's m.room.retention content
+	ServerPolicy  string               `json:"server_retention,omitempty"`
+	StateTypes    map[string]int       `json:"state_types,omitempty"` // state events by type
 	Blocked       bool                 `json:"blocked"`
 }
 
@@ -84,7 +91,7 @@ func (s *Service) Inspect(ctx context.Context, roomID string) (*Impact, error) {
 	if err != nil {
 		return nil, fmt.Errorf("room %s: %w", roomID, explain(err))
 	}
-	im := &Impact{Room: d, SizeBytes: -1, IsSpace: d.RoomType == "m.space"}
+	im := &Impact{Room: d, SizeBytes: -1, IsSpace: d.RoomType == "m.space", ServerPolicy: s.ServerRetention}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
@@ -136,11 +143,18 @@ func (s *Service) Inspect(ctx context.Context, roomID string) (*Impact, error) {
 		return err
 	})
 	run(func() error {
-		st, err := s.Synapse.RoomState(ctx, roomID, "m.room.retention")
-		if err == nil && len(st) > 0 {
-			im.Retention = st[0].Content
+		st, err := s.Synapse.RoomState(ctx, roomID, "")
+		if err != nil {
+			return err
 		}
-		return err
+		im.StateTypes = map[string]int{}
+		for _, e := range st {
+			im.StateTypes[e.Type]++
+			if e.Type == "m.room.retention" {
+				im.Retention = e.Content
+			}
+		}
+		return nil
 	})
 	if s.App != nil {
 		run(func() error {
@@ -373,4 +387,18 @@ func parseAge(s string) (time.Duration, error) {
 		err = errors.New("negative")
 	}
 	return d, err
+}
+
+// StateSummary is the room's state by type: "m.room.member ×5, m.room.name ×1".
+func (im *Impact) StateSummary() string {
+	keys := make([]string, 0, len(im.StateTypes))
+	for k := range im.StateTypes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s ×%d", text.Clean(k), im.StateTypes[k])
+	}
+	return strings.Join(parts, ", ")
 }

@@ -1,6 +1,7 @@
 package synapse
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -95,4 +96,17 @@ func printable(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// UnreachableReason is the short cause of a transport error ("connection
+// refused", "no answer before the time limit") without Go's request dump.
+func UnreachableReason(err error) string {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Err.Error()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "no answer before the time limit"
+	}
+	return err.Error()
 }

@@ -50,13 +50,9 @@ type Confirm struct {
 
 // NewConfirm opens a dialog for req.
 func NewConfirm(c *Common, req ConfirmRequest) *Confirm {
-	in := textinput.New()
-	in.Prompt = "› "
+	in := newInput("› ")
 	in.Placeholder = "type " + req.Target
 	in.CharLimit = 512
-	st := in.Styles()
-	st.Cursor.Blink = false
-	in.SetStyles(st)
 	in.Focus()
 	return &Confirm{c: c, req: req, input: in, width: 72}
 }

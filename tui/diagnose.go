@@ -156,15 +156,3 @@ func (v *DiagnoseView) ShortHelp() []key.Binding {
 }
 
 func (v *DiagnoseView) FullHelp() [][]key.Binding { return [][]key.Binding{v.ShortHelp()} }
-
-func statusMark(s *Styles, st health.Status) string {
-	switch st {
-	case health.OK:
-		return s.OK.Render("✔")
-	case health.Warn:
-		return s.Warn.Render("▲")
-	case health.Crit:
-		return s.Crit.Render("✘")
-	}
-	return s.Unknown.Render("·")
-}

@@ -9,7 +9,6 @@ import (
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
-	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
 	"charm.land/lipgloss/v2"
@@ -63,12 +62,11 @@ type HealthPane struct {
 	hist    map[string]*History
 	rows    []string // visible IDs, in display order
 
-	cursor, offset int
-	moved          bool // the operator moved the cursor: keep it on that check
-	w, h           int
+	scroller
+	moved bool // the operator moved the cursor: keep it on that check
+	w, h  int
 
-	filter    textinput.Model
-	filtering bool
+	filter filterBox
 
 	sub      subView // logs or diagnosis, when open
 	diagView *DiagnoseView
@@ -97,11 +95,6 @@ func NewHealthPane(c *Common, deps HealthDeps, cheap time.Duration) *HealthPane 
 	if cheap <= 0 {
 		cheap = 2 * time.Second
 	}
-	f := textinput.New()
-	f.Prompt = "/ "
-	st := f.Styles()
-	st.Cursor.Blink = false
-	f.SetStyles(st)
 	p := &HealthPane{
 		c: c, src: deps.Source, openLogs: deps.Logs, diag: deps.Diagnose,
 		interval: [2]time.Duration{cheap, max(15*time.Second, cheap)},
@@ -109,7 +102,7 @@ func NewHealthPane(c *Common, deps HealthDeps, cheap time.Duration) *HealthPane 
 		tierOf:   map[string]health.Tier{},
 		seen:     map[string]int{},
 		hist:     map[string]*History{},
-		filter:   f,
+		filter:   newFilterBox(),
 		keys: healthKeys{
 			Faster:   key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+/-", "refresh interval")),
 			Slower:   key.NewBinding(key.WithKeys("-")),
@@ -187,8 +180,12 @@ func (p *HealthPane) Update(msg tea.Msg) tea.Cmd {
 	if !ok {
 		return nil
 	}
-	if p.filtering {
-		return p.filterKey(km)
+	if p.filter.active {
+		cmd, changed := p.filter.Key(km)
+		if changed {
+			p.relayout()
+		}
+		return cmd
 	}
 	k := p.c.Keys
 	switch {
@@ -205,11 +202,9 @@ func (p *HealthPane) Update(msg tea.Msg) tea.Cmd {
 	case key.Matches(km, k.Bottom):
 		p.move(len(p.rows))
 	case key.Matches(km, p.keys.Filter):
-		p.filtering = true
-		return p.filter.Focus()
+		return p.filter.Open()
 	case key.Matches(km, k.Back):
-		if p.filter.Value() != "" {
-			p.filter.SetValue("")
+		if p.filter.Clear() {
 			p.relayout()
 		}
 	case key.Matches(km, p.keys.Refresh):
@@ -283,25 +278,6 @@ func (p *HealthPane) setInterval(step int) tea.Cmd {
 	return tea.Batch(p.tick(health.Cheap), Toast(msg, false))
 }
 
-func (p *HealthPane) filterKey(km tea.KeyPressMsg) tea.Cmd {
-	switch km.String() {
-	case "enter":
-		p.filtering = false
-		p.filter.Blur()
-		return nil
-	case "esc":
-		p.filtering = false
-		p.filter.Blur()
-		p.filter.SetValue("")
-		p.relayout()
-		return nil
-	}
-	var cmd tea.Cmd
-	p.filter, cmd = p.filter.Update(km)
-	p.relayout()
-	return cmd
-}
-
 // apply merges one tier's results: checks of that tier that did not report
 // this time (a worker that went away) are dropped.
 func (p *HealthPane) apply(msg HealthMsg) {
@@ -356,7 +332,7 @@ func (p *HealthPane) relayout() {
 	if p.cursor < len(p.rows) && p.moved {
 		keep = p.rows[p.cursor] // stay on the check the operator chose
 	}
-	q := strings.ToLower(p.filter.Value())
+	q := p.filter.Query()
 	p.rows = p.rows[:0]
 	for id, r := range p.results {
 		if q != "" && !strings.Contains(strings.ToLower(r.Group+" "+r.Name+" "+r.Value+" "+r.Status.String()), q) {
@@ -387,15 +363,7 @@ func (p *HealthPane) move(d int) {
 	if d != 0 {
 		p.moved = true
 	}
-	p.cursor = min(max(p.cursor+d, 0), max(len(p.rows)-1, 0))
-	lh := p.listHeight()
-	if p.cursor < p.offset {
-		p.offset = p.cursor
-	}
-	if p.cursor >= p.offset+lh {
-		p.offset = p.cursor - lh + 1
-	}
-	p.offset = min(p.offset, max(len(p.rows)-lh, 0))
+	p.scroller.move(d, len(p.rows), p.listHeight())
 }
 
 // Layout: a header line, the list, a separator and two lines of detail.
@@ -403,12 +371,12 @@ func (p *HealthPane) listHeight() int { return max(p.h-4, 1) }
 
 func (p *HealthPane) SetSize(w, h int) {
 	p.w, p.h = w, h
-	p.filter.SetWidth(min(max(w/2, 10), 40))
+	p.filter.SetWidth(w)
 	p.move(0)
 }
 
 func (p *HealthPane) Capturing() bool {
-	return p.filtering || (p.sub != nil && p.sub.Capturing())
+	return p.filter.active || (p.sub != nil && p.sub.Capturing())
 }
 
 func (p *HealthPane) Commands() []Command {
@@ -454,7 +422,7 @@ func (p *HealthPane) View() string {
 	if counts[health.Crit] > 0 {
 		header += s.Muted.Render(", ") + s.Crit.Render(fmt.Sprintf("%d critical", counts[health.Crit]))
 	}
-	if p.filtering || p.filter.Value() != "" {
+	if p.filter.Shown() {
 		header = p.filter.View()
 	}
 	lines := []string{header}

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"charm.land/bubbles/v2/key"
-	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
 	"synops/ops/logs"
@@ -51,24 +50,18 @@ type LogsView struct {
 	source string
 	status string
 
-	lines     []logs.Line
-	follow    bool // stick to the newest line
-	offset    int  // first visible line among the filtered ones, when not following
-	filter    textinput.Model
-	filtering bool
-	matches   []int // indexes of lines that pass the filter
+	lines   []logs.Line
+	follow  bool // stick to the newest line
+	offset  int  // first visible line among the filtered ones, when not following
+	filter  filterBox
+	matches []int // indexes of lines that pass the filter
 
 	keys struct{ Follow, Filter key.Binding }
 }
 
 // NewLogsView opens the view and starts following.
 func NewLogsView(c *Common, open LogOpener) (*LogsView, tea.Cmd) {
-	f := textinput.New()
-	f.Prompt = "/ "
-	st := f.Styles()
-	st.Cursor.Blink = false
-	f.SetStyles(st)
-	v := &LogsView{c: c, id: c.NextID(), open: open, follow: true, filter: f, status: "opening…"}
+	v := &LogsView{c: c, id: c.NextID(), open: open, follow: true, filter: newFilterBox(), status: "opening…"}
 	v.keys.Follow = key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G", "follow"))
 	v.keys.Filter = key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter"))
 	v.ctx, v.cancel = context.WithCancel(c.Ctx)
@@ -97,7 +90,7 @@ func (v *LogsView) Close() {
 	}
 }
 
-func (v *LogsView) Capturing() bool { return v.filtering }
+func (v *LogsView) Capturing() bool { return v.filter.active }
 
 func (v *LogsView) Update(msg tea.Msg) (tea.Cmd, bool) {
 	switch msg := msg.(type) {
@@ -143,7 +136,7 @@ func (v *LogsView) append(lines []logs.Line) {
 }
 
 func (v *LogsView) refilter() {
-	q := strings.ToLower(v.filter.Value())
+	q := v.filter.Query()
 	v.matches = v.matches[:0]
 	for i, l := range v.lines {
 		if q == "" || strings.Contains(strings.ToLower(l.Text), q) {
@@ -153,36 +146,23 @@ func (v *LogsView) refilter() {
 }
 
 func (v *LogsView) key(km tea.KeyPressMsg) (tea.Cmd, bool) {
-	if v.filtering {
-		switch km.String() {
-		case "enter":
-			v.filtering = false
-			v.filter.Blur()
-		case "esc":
-			v.filtering = false
-			v.filter.Blur()
-			v.filter.SetValue("")
+	if v.filter.active {
+		cmd, changed := v.filter.Key(km)
+		if changed {
 			v.refilter()
-		default:
-			var cmd tea.Cmd
-			v.filter, cmd = v.filter.Update(km)
-			v.refilter()
-			return cmd, false
 		}
-		return nil, false
+		return cmd, false
 	}
 	k := v.c.Keys
 	switch {
 	case key.Matches(km, k.Back):
-		if v.filter.Value() != "" {
-			v.filter.SetValue("")
+		if v.filter.Clear() {
 			v.refilter()
 			return nil, false
 		}
 		return nil, true
 	case key.Matches(km, v.keys.Filter):
-		v.filtering = true
-		return v.filter.Focus(), false
+		return v.filter.Open(), false
 	case key.Matches(km, v.keys.Follow):
 		v.follow = true
 	case key.Matches(km, k.Up):
@@ -221,7 +201,7 @@ func (v *LogsView) View(w, h int) string {
 	}
 	header := s.Title.Render("Logs") + s.Muted.Render(" · "+text.Clean(v.source)+" · "+text.Clean(state)+
 		fmt.Sprintf(" · %d lines", len(v.matches)))
-	if v.filtering || v.filter.Value() != "" {
+	if v.filter.Shown() {
 		header = v.filter.View() + s.Muted.Render(fmt.Sprintf("  %d of %d lines", len(v.matches), len(v.lines)))
 	}
 	lh := max(h-1, 1)

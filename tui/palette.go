@@ -29,11 +29,7 @@ type Palette struct {
 
 // NewPalette opens a palette over cmds.
 func NewPalette(c *Common, cmds []Command) *Palette {
-	in := textinput.New()
-	in.Prompt = ": "
-	st := in.Styles()
-	st.Cursor.Blink = false
-	in.SetStyles(st)
+	in := newInput(": ")
 	in.Focus()
 	p := &Palette{c: c, input: in, all: cmds}
 	p.filter()

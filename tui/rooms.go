@@ -108,11 +108,10 @@ type RoomsPane struct {
 	sortCol  int
 	sortDesc bool
 
-	cursor, offset int
-	w, h           int
+	scroller
+	w, h int
 
-	filter    textinput.Model
-	filtering bool
+	filter filterBox
 
 	loading  bool
 	loadErr  string
@@ -140,16 +139,11 @@ type pendingPlan struct {
 
 // NewRoomsPane builds the pane over src.
 func NewRoomsPane(c *Common, src RoomsSource) *RoomsPane {
-	f := textinput.New()
-	f.Prompt = "/ "
-	st := f.Styles()
-	st.Cursor.Blink = false
-	f.SetStyles(st)
 	mut := func(keys, helpKey, desc string) key.Binding {
 		return Mutating(key.NewBinding(key.WithKeys(keys), key.WithHelp(helpKey, desc)), c.ReadOnly)
 	}
 	return &RoomsPane{
-		c: c, src: src, filter: f, pending: map[string]pendingPlan{},
+		c: c, src: src, filter: newFilterBox(), pending: map[string]pendingPlan{},
 		ages: map[string]time.Time{}, sizes: map[string]int64{},
 		keys: roomsKeys{
 			Open:         key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "details")),
@@ -269,7 +263,7 @@ func (p *RoomsPane) setRooms(rs []synapse.Room) {
 // refilter rebuilds the visible rows from the sorted order: one pass, no
 // sorting, so a keystroke in the filter stays cheap with 100k rooms.
 func (p *RoomsPane) refilter() {
-	q := strings.ToLower(p.filter.Value())
+	q := p.filter.Query()
 	p.view = p.view[:0]
 	for _, i := range p.order {
 		if q == "" || strings.Contains(p.search[i], q) {
@@ -332,23 +326,12 @@ func (p *RoomsPane) key(km tea.KeyPressMsg) tea.Cmd {
 	if p.prompt != nil {
 		return p.promptKey(km)
 	}
-	if p.filtering {
-		switch km.String() {
-		case "enter":
-			p.filtering = false
-			p.filter.Blur()
-		case "esc":
-			p.filtering = false
-			p.filter.Blur()
-			p.filter.SetValue("")
+	if p.filter.active {
+		cmd, changed := p.filter.Key(km)
+		if changed {
 			p.refilter()
-		default:
-			var cmd tea.Cmd
-			p.filter, cmd = p.filter.Update(km)
-			p.refilter()
-			return cmd
 		}
-		return nil
+		return cmd
 	}
 	k := p.c.Keys
 	target := p.selected()
@@ -395,11 +378,9 @@ func (p *RoomsPane) key(km tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(km, p.keys.Open):
 		return p.open(target)
 	case key.Matches(km, p.keys.Filter):
-		p.filtering = true
-		return p.filter.Focus()
+		return p.filter.Open()
 	case key.Matches(km, k.Back):
-		if p.filter.Value() != "" {
-			p.filter.SetValue("")
+		if p.filter.Clear() {
 			p.refilter()
 		}
 	case key.Matches(km, p.keys.Sort):
@@ -488,11 +469,7 @@ func (p *RoomsPane) askBefore(id string) tea.Cmd {
 	if id == "" || p.c.ReadOnly {
 		return nil
 	}
-	in := textinput.New()
-	in.Prompt = "purge history of " + id + " before (2026-01-31 or 30d): "
-	st := in.Styles()
-	st.Cursor.Blink = false
-	in.SetStyles(st)
+	in := newInput("purge history of " + id + " before (2026-01-31 or 30d): ")
 	p.prompt, p.promptRoom = &in, id
 	return in.Focus()
 }
@@ -655,15 +632,7 @@ func (p *RoomsPane) jobEvent(ev roomJobEvent) tea.Cmd {
 }
 
 func (p *RoomsPane) move(d int) {
-	p.cursor = min(max(p.cursor+d, 0), max(len(p.view)-1, 0))
-	lh := p.listHeight()
-	if p.cursor < p.offset {
-		p.offset = p.cursor
-	}
-	if p.cursor >= p.offset+lh {
-		p.offset = p.cursor - lh + 1
-	}
-	p.offset = min(p.offset, max(len(p.view)-lh, 0))
+	p.scroller.move(d, len(p.view), p.listHeight())
 }
 
 // Layout: a header, the column titles, the rows.
@@ -671,11 +640,11 @@ func (p *RoomsPane) listHeight() int { return max(p.h-2, 1) }
 
 func (p *RoomsPane) SetSize(w, h int) {
 	p.w, p.h = w, h
-	p.filter.SetWidth(min(max(w/2, 10), 40))
+	p.filter.SetWidth(w)
 	p.move(0)
 }
 
-func (p *RoomsPane) Capturing() bool { return p.filtering || p.prompt != nil }
+func (p *RoomsPane) Capturing() bool { return p.filter.active || p.prompt != nil }
 
 func (p *RoomsPane) Commands() []Command {
 	cmds := []Command{{Name: "rooms: reload", Action: "reload"}}
@@ -713,7 +682,7 @@ func (p *RoomsPane) View() string {
 	switch {
 	case p.prompt != nil:
 		header = p.prompt.View()
-	case p.filtering || p.filter.Value() != "":
+	case p.filter.Shown():
 		header = p.filter.View() + s.Muted.Render(fmt.Sprintf("  %d of %d rooms", len(p.view), len(p.rooms)))
 	case p.loadErr != "":
 		header = s.Crit.Render("cannot list rooms: " + text.Clean(p.loadErr))
@@ -859,4 +828,3 @@ func orDash(s string) string {
 	}
 	return s
 }
-

@@ -356,18 +356,7 @@ func (m *Model) statusBar() string {
 	return s.StatusBar.Render(cell(fit(bar, m.width, 1), m.width))
 }
 
-func (m *Model) dot(st health.Status) string {
-	s := m.c.Styles
-	switch st {
-	case health.OK:
-		return s.OK.Render("●")
-	case health.Warn:
-		return s.Warn.Render("●")
-	case health.Crit:
-		return s.Crit.Render("●")
-	}
-	return s.Unknown.Render("○")
-}
+func (m *Model) dot(st health.Status) string { return statusGlyph(m.c.Styles, st, dotGlyphs) }
 
 // fit pads or cuts s to exactly h lines of at most w cells.
 func fit(s string, w, h int) string {

@@ -46,10 +46,10 @@ func commands() []command {
 		{"version", "print the synops version", runVersion},
 		{"rooms list", "list every room (paging through all of them)", runRoomsList},
 		{"rooms show", "a room's details, members, references and retention", runRoomsShow},
-		{"rooms delete", "shut down and purge a room, then clear app references", runRoomsDelete},
-		{"rooms block", "block a room ID so local users cannot join it", runRoomsBlock(true)},
-		{"rooms unblock", "lift a room block", runRoomsBlock(false)},
-		{"rooms purge-history", "purge a room's events older than a date", runRoomsPurgeHistory},
+		{"rooms delete", "shut down and purge a room, then clear app references", change(roomsDelete)},
+		{"rooms block", "block a room ID so local users cannot join it", change(func() roomChange { return roomsBlock(true) })},
+		{"rooms unblock", "lift a room block", change(func() roomChange { return roomsBlock(false) })},
+		{"rooms purge-history", "purge a room's events older than a date", change(roomsPurgeHistory)},
 		{"rooms purge", "retention: delete rooms older than a duration (dry run unless --apply)", runRoomsPurge},
 	}
 }

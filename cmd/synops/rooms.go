@@ -8,6 +8,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/pflag"
+
+	"synops/ops"
 	"synops/ops/config"
 	"synops/ops/rooms"
 	"synops/ops/text"
@@ -134,26 +137,45 @@ func runRoomsShow(ctx context.Context, a *app, args []string) error {
 	return nil
 }
 
-func runRoomsDelete(ctx context.Context, a *app, args []string) error {
-	const usage = "rooms delete ROOM_ID [--block] [--force] [--yes --confirm=ROOM_ID] [--without-backup]"
-	fs := a.flagSet("rooms delete")
-	block := fs.Bool("block", false, "also block the room ID so nobody here can join it again")
-	force := fs.Bool("force", false, "purge even if some local users could not be kicked")
+// roomChange is a command that plans one change to one room, asks for
+// approval and applies it: delete, block, unblock, purge-history.
+type roomChange struct {
+	name  string // "rooms delete"
+	usage string
+	flags func(fs *pflag.FlagSet) func() error // adds flags; the returned func checks them after parsing
+	plan  func(ctx context.Context, re *roomsEnv, id string) (*ops.Plan, error)
+	apply func(ctx context.Context, a *app, re *roomsEnv, p *ops.Plan, ap ops.Approval) (string, error)
+}
+
+// change makes a command of a roomChange built fresh for each run.
+func change(build func() roomChange) func(context.Context, *app, []string) error {
+	return func(ctx context.Context, a *app, args []string) error { return build().run(ctx, a, args) }
+}
+
+func (rc roomChange) run(ctx context.Context, a *app, args []string) error {
+	fs := a.flagSet(rc.name)
+	check := func() error { return nil }
+	if rc.flags != nil {
+		check = rc.flags(fs)
+	}
 	var cf changeFlags
 	a.addChangeFlags(fs, &cf)
-	if err := a.parse(fs, args, usage); err != nil {
+	if err := a.parse(fs, args, rc.usage); err != nil {
 		return err
 	}
-	id, err := oneRoomArg(fs.Args(), usage)
+	id, err := oneRoomArg(fs.Args(), rc.usage)
 	if err != nil {
 		return err
+	}
+	if err := check(); err != nil {
+		return usageError("%v (usage: synops %s)", err, rc.usage)
 	}
 	re, err := a.rooms(ctx)
 	if err != nil {
 		return err
 	}
 	defer re.close()
-	p, _, err := re.svc.PlanDelete(ctx, rooms.DeleteRequest{RoomID: id, Block: *block, Force: *force})
+	p, err := rc.plan(ctx, re, id)
 	if err != nil {
 		return err
 	}
@@ -161,88 +183,83 @@ func runRoomsDelete(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	res, err := re.svc.ApplyDelete(ctx, p, ap, a.progressLine)
+	done, err := rc.apply(ctx, a, re, p, ap)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "deleted %s (Synapse delete %s); %d application references cleared\n", id, res.DeleteID, res.RefsCleared)
+	fmt.Fprintln(a.stdout, done)
 	return nil
 }
 
-func runRoomsBlock(block bool) func(context.Context, *app, []string) error {
+func roomsDelete() roomChange {
+	var block, force bool
+	return roomChange{
+		name:  "rooms delete",
+		usage: "rooms delete ROOM_ID [--block] [--force] [--yes --confirm=ROOM_ID] [--without-backup]",
+		flags: func(fs *pflag.FlagSet) func() error {
+			fs.BoolVar(&block, "block", false, "also block the room ID so nobody here can join it again")
+			fs.BoolVar(&force, "force", false, "purge even if some local users could not be kicked")
+			return nil
+		},
+		plan: func(ctx context.Context, re *roomsEnv, id string) (*ops.Plan, error) {
+			p, _, err := re.svc.PlanDelete(ctx, rooms.DeleteRequest{RoomID: id, Block: block, Force: force})
+			return p, err
+		},
+		apply: func(ctx context.Context, a *app, re *roomsEnv, p *ops.Plan, ap ops.Approval) (string, error) {
+			res, err := re.svc.ApplyDelete(ctx, p, ap, a.progressLine)
+			if err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("deleted %s (Synapse delete %s); %d application references cleared", p.Target, res.DeleteID, res.RefsCleared), nil
+		},
+	}
+}
+
+func roomsBlock(block bool) roomChange {
 	verb := "block"
 	if !block {
 		verb = "unblock"
 	}
-	return func(ctx context.Context, a *app, args []string) error {
-		usage := "rooms " + verb + " ROOM_ID [--yes --confirm=ROOM_ID]"
-		fs := a.flagSet("rooms " + verb)
-		var cf changeFlags
-		a.addChangeFlags(fs, &cf)
-		if err := a.parse(fs, args, usage); err != nil {
-			return err
-		}
-		id, err := oneRoomArg(fs.Args(), usage)
-		if err != nil {
-			return err
-		}
-		re, err := a.rooms(ctx)
-		if err != nil {
-			return err
-		}
-		defer re.close()
-		p, err := re.svc.PlanBlock(ctx, id, block)
-		if err != nil {
-			return err
-		}
-		ap, err := a.approve(ctx, re.guard, p, cf)
-		if err != nil {
-			return err
-		}
-		if err := re.svc.ApplyBlock(ctx, p, ap); err != nil {
-			return err
-		}
-		fmt.Fprintf(a.stdout, "%sed %s\n", verb, id)
-		return nil
+	return roomChange{
+		name:  "rooms " + verb,
+		usage: "rooms " + verb + " ROOM_ID [--yes --confirm=ROOM_ID]",
+		plan: func(ctx context.Context, re *roomsEnv, id string) (*ops.Plan, error) {
+			return re.svc.PlanBlock(ctx, id, block)
+		},
+		apply: func(ctx context.Context, _ *app, re *roomsEnv, p *ops.Plan, ap ops.Approval) (string, error) {
+			return verb + "ed " + p.Target, re.svc.ApplyBlock(ctx, p, ap)
+		},
 	}
 }
 
-func runRoomsPurgeHistory(ctx context.Context, a *app, args []string) error {
-	const usage = "rooms purge-history ROOM_ID --before (2026-01-31|2026-01-31T12:00:00Z|30d) [--local] [--yes --confirm=ROOM_ID] [--without-backup]"
-	fs := a.flagSet("rooms purge-history")
-	before := fs.String("before", "", "purge events older than this date, time or age")
-	local := fs.Bool("local", false, "also delete events sent by this server's users (by default only remote users' events go)")
-	var cf changeFlags
-	a.addChangeFlags(fs, &cf)
-	if err := a.parse(fs, args, usage); err != nil {
-		return err
+func roomsPurgeHistory() roomChange {
+	var before string
+	var local bool
+	var t time.Time
+	return roomChange{
+		name:  "rooms purge-history",
+		usage: "rooms purge-history ROOM_ID --before (2026-01-31|2026-01-31T12:00:00Z|30d) [--local] [--yes --confirm=ROOM_ID] [--without-backup]",
+		flags: func(fs *pflag.FlagSet) func() error {
+			fs.StringVar(&before, "before", "", "purge events older than this date, time or age")
+			fs.BoolVar(&local, "local", false, "also delete events sent by this server's users (by default only remote users' events go)")
+			return func() (err error) {
+				t, err = rooms.ParseBefore(before, time.Now())
+				if err != nil {
+					return fmt.Errorf("--before: %w", err)
+				}
+				return nil
+			}
+		},
+		plan: func(ctx context.Context, re *roomsEnv, id string) (*ops.Plan, error) {
+			return re.svc.PlanPurgeHistory(ctx, rooms.PurgeHistoryRequest{RoomID: id, Before: t, DeleteLocalEvents: local})
+		},
+		apply: func(ctx context.Context, a *app, re *roomsEnv, p *ops.Plan, ap ops.Approval) (string, error) {
+			if err := re.svc.ApplyPurgeHistory(ctx, p, ap, a.progressLine); err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("purged the history of %s before %s", p.Target, t.UTC().Format(time.RFC3339)), nil
+		},
 	}
-	id, err := oneRoomArg(fs.Args(), usage)
-	if err != nil {
-		return err
-	}
-	t, err := rooms.ParseBefore(*before, time.Now())
-	if err != nil {
-		return usageError("--before: %v (usage: synops %s)", err, usage)
-	}
-	re, err := a.rooms(ctx)
-	if err != nil {
-		return err
-	}
-	defer re.close()
-	p, err := re.svc.PlanPurgeHistory(ctx, rooms.PurgeHistoryRequest{RoomID: id, Before: t, DeleteLocalEvents: *local})
-	if err != nil {
-		return err
-	}
-	ap, err := a.approve(ctx, re.guard, p, cf)
-	if err != nil {
-		return err
-	}
-	if err := re.svc.ApplyPurgeHistory(ctx, p, ap, a.progressLine); err != nil {
-		return err
-	}
-	fmt.Fprintf(a.stdout, "purged the history of %s before %s\n", id, t.UTC().Format(time.RFC3339))
-	return nil
 }
 
 func runRoomsPurge(ctx context.Context, a *app, args []string) error {
@@ -382,4 +399,3 @@ func orNone(s string) string {
 	}
 	return s
 }
-

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -73,7 +72,7 @@ func checkResponsiveness(ctx context.Context, e *env) []Finding {
 		if err := c.Health(ctx); err != nil {
 			f.Status = health.Crit
 			if synapse.IsUnreachable(err) {
-				f.Evidence = fmt.Sprintf("cannot reach Synapse at %s: %s", c.BaseURL(), netReason(err))
+				f.Evidence = fmt.Sprintf("cannot reach Synapse at %s: %s", c.BaseURL(), synapse.UnreachableReason(err))
 				f.Hint = "is Synapse running? (docker compose ps / systemctl status matrix-synapse); check homeserver_url and that the port is open"
 				e.note("unreachable", f.Evidence)
 			} else {
@@ -1041,16 +1040,4 @@ func memTotal() uint64 {
 		}
 	}
 	return 0
-}
-
-// netReason is the short cause of a transport error ("connection refused").
-func netReason(err error) string {
-	var oe *net.OpError
-	if errors.As(err, &oe) && oe.Err != nil {
-		return oe.Err.Error()
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return "no answer before the time limit"
-	}
-	return err.Error()
 }

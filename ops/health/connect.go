@@ -2,9 +2,7 @@ package health
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"time"
 
 	"synops/ops/pg"
@@ -61,7 +59,7 @@ func synapseReachable(ctx context.Context, c *synapse.Client) Result {
 	if err := c.Health(ctx); err != nil {
 		r.Status, r.Detail = Crit, err.Error()
 		if synapse.IsUnreachable(err) {
-			r.Detail = fmt.Sprintf("cannot reach Synapse at %s: %s", c.BaseURL(), netReason(err))
+			r.Detail = fmt.Sprintf("cannot reach Synapse at %s: %s", c.BaseURL(), synapse.UnreachableReason(err))
 			r.Hint = "is Synapse running? check homeserver_url (or the listeners in homeserver.yaml) and that the port is open"
 		} else {
 			r.Hint = "something answers at " + c.BaseURL() + " but it is not a healthy Synapse"
@@ -101,17 +99,4 @@ func timed(ctx context.Context, limit time.Duration, f func(context.Context) Res
 	r := f(ctx)
 	r.Took = time.Since(start)
 	return r
-}
-
-// netReason is the short cause of a transport error ("connection refused")
-// without Go's request dump around it.
-func netReason(err error) string {
-	var oe *net.OpError
-	if errors.As(err, &oe) && oe.Err != nil {
-		return oe.Err.Error()
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return "no answer before the time limit"
-	}
-	return err.Error()
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"synops/synapse"
 )
 
 // liveKitCheck asks LiveKit's HTTP port for any 2xx (its root answers "OK").
@@ -23,7 +25,7 @@ func (c *Checker) liveKitCheck() check {
 		resp, err := c.hc.Do(req)
 		r.Took = time.Since(start)
 		if err != nil {
-			r.Status, r.Detail = Crit, fmt.Sprintf("cannot reach LiveKit at %s: %s", shownURL(u), netReason(err))
+			r.Status, r.Detail = Crit, fmt.Sprintf("cannot reach LiveKit at %s: %s", shownURL(u), synapse.UnreachableReason(err))
 			r.Hint = "is LiveKit running, and is its HTTP port (7880 by default) reachable from here?"
 			return r
 		}

@@ -204,7 +204,7 @@ func scrapeFailed(p proc, u string, err error, took time.Duration) []Result {
 			r.Status = Warn
 			reason := err.Error()
 			if synapse.IsUnreachable(err) {
-				reason = netReason(err)
+				reason = synapse.UnreachableReason(err)
 			}
 			r.Detail = fmt.Sprintf("cannot scrape %s: %s", shownURL(u), reason)
 			r.Hint = "is enable_metrics: true and is a metrics listener (or the metrics resource) on this port?"

@@ -24,7 +24,7 @@ func tokenCheck(ctx context.Context, c *synapse.Client) (Result, *synapse.Whoami
 	w, err := c.Whoami(ctx)
 	if err != nil {
 		if synapse.IsUnreachable(err) {
-			r.Detail = "not checked: Synapse is unreachable (" + netReason(err) + ")"
+			r.Detail = "not checked: Synapse is unreachable (" + synapse.UnreachableReason(err) + ")"
 			return r, nil
 		}
 		r.Status, r.Detail = Crit, err.Error()
@@ -136,7 +136,7 @@ func endpoint(ctx context.Context, r Result, cl *synapse.Client, th Thresholds, 
 	if err != nil {
 		r.Status, r.Detail = Crit, err.Error()
 		if synapse.IsUnreachable(err) {
-			r.Detail = fmt.Sprintf("cannot reach Synapse at %s: %s", cl.BaseURL(), netReason(err))
+			r.Detail = fmt.Sprintf("cannot reach Synapse at %s: %s", cl.BaseURL(), synapse.UnreachableReason(err))
 			r.Hint = "is Synapse running? check homeserver_url (or the listeners in homeserver.yaml) and that the port is open"
 		} else if r.ID == "synapse.server_version" {
 			r.Hint = "the admin API may not be exposed on this listener (it needs the 'client' resource)"

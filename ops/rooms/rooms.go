@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
 
 	"synops/ops"
 	"synops/ops/text"
@@ -295,27 +296,15 @@ func (s *Service) CreatedTimes(ctx context.Context, ids []string) (map[string]ti
 	return out, err
 }
 
-// parallel runs fn(0..n-1), width at a time, and returns the first error.
+// parallel runs fn(0..n-1), width at a time; the first error cancels the
+// rest and is returned.
 func parallel(ctx context.Context, n, width int, fn func(i int) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	sem := make(chan struct{}, width)
-	var wg sync.WaitGroup
-	var once sync.Once
-	var first error
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(width)
 	for i := 0; i < n && ctx.Err() == nil; i++ {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := fn(i); err != nil {
-				once.Do(func() { first = err; cancel() })
-			}
-		}(i)
+		g.Go(func() error { return fn(i) })
 	}
-	wg.Wait()
-	return first
+	return g.Wait()
 }
 
 // List returns every room on the server, paging through them all.

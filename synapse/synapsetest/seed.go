@@ -8,7 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"synops/synapse"
 )
@@ -145,33 +146,15 @@ func (s *Server) call(ctx context.Context, token synapse.Secret, method, path st
 	return nil
 }
 
-// parallel runs fn(0..n-1) with at most width at once and returns the first error.
+// parallel runs fn(0..n-1), width at a time; the first error cancels the
+// rest and is returned.
 func parallel(ctx context.Context, n, width int, fn func(i int) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	sem := make(chan struct{}, width)
-	var wg sync.WaitGroup
-	var once sync.Once
-	var first error
-	for i := 0; i < n; i++ {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := fn(i); err != nil {
-				once.Do(func() { first = err; cancel() })
-			}
-		}(i)
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(width)
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		g.Go(func() error { return fn(i) })
 	}
-	wg.Wait()
-	return first
+	return g.Wait()
 }
 
 // SeedRoomsWidth is SeedRooms with width rooms created at once. Synapse

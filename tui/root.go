@@ -230,7 +230,7 @@ func (m *Model) noteHealth(msg HealthMsg) {
 		switch r.ID {
 		case "synapse.health":
 			m.synapse = r.Status
-		case "postgres.connections":
+		case "postgres.synapse":
 			m.postgres = r.Status
 		}
 	}

@@ -85,6 +85,7 @@ func sampleResults() []health.Result {
 		{ID: "metrics.sync_p95", Group: "Metrics", Name: "/sync p95 latency", Status: health.Crit, Value: "6.2 s", Num: 6.2, HasNum: true,
 			Detail: "p95 of initial syncs over the last interval is above 5 s", Hint: "check the database and the caches"},
 		{ID: "metrics.rss", Group: "Metrics", Name: "resident memory", Status: health.OK, Value: "212 MiB", Num: 212, HasNum: true},
+		{ID: "postgres.synapse", Group: "PostgreSQL", Name: "Synapse database", Status: health.OK, Value: "PostgreSQL 15.18"},
 		{ID: "postgres.connections", Group: "PostgreSQL", Name: "connections", Status: health.Warn, Value: "85 of 100 in use", Num: 85, HasNum: true,
 			Detail: "85% of max_connections", Hint: "raise max_connections or lower cp_max"},
 		{ID: "disk.media", Group: "Disk", Name: "media store", Status: health.OK, Value: "41% free", Num: 41, HasNum: true},
@@ -347,11 +348,11 @@ func TestHealthFilter(t *testing.T) {
 		t.Fatal("/ did not open the filter")
 	}
 	typeText(t, s, "postgres")
-	if len(hp.rows) != 1 || hp.rows[0] != "postgres.connections" {
-		t.Errorf("filter rows %v, want [postgres.connections]", hp.rows)
+	if len(hp.rows) != 2 || hp.rows[0] != "postgres.synapse" {
+		t.Errorf("filter rows %v, want the two PostgreSQL checks", hp.rows)
 	}
 	s(press("enter"))
-	if hp.Capturing() || len(hp.rows) != 1 {
+	if hp.Capturing() || len(hp.rows) != 2 {
 		t.Error("enter should keep the filter and give keys back")
 	}
 	s(press("esc"))

@@ -338,8 +338,10 @@ func (c *Client) RoomBlocked(ctx context.Context, roomID string) (blocked bool, 
 }
 
 // DeleteRoomOptions shape a room deletion. The zero value kicks every local
-// user, then purges the room from the database; the purge fails if a local
-// user could not be kicked, unless ForcePurge.
+// user, then purges the room from the database. The purge fails (the task
+// ends "failed", the room stays) when a local user is joined again by then:
+// one who could not be kicked, or who rejoined during the shutdown; Block
+// stops the rejoining, ForcePurge purges regardless.
 type DeleteRoomOptions struct {
 	Block       bool // also put the room on the block list
 	ForcePurge  bool // purge even with local users still joined
@@ -353,9 +355,11 @@ type DeleteRoomOptions struct {
 // DeleteRoom starts an asynchronous deletion (DELETE /_synapse/admin/v2/rooms)
 // and returns its delete ID; follow it with DeleteStatus or WaitDelete. It is
 // never repeated on a 5xx or a lost connection, because a first attempt may
-// already have scheduled the task: look with DeleteStatusByRoom instead. A
-// second deletion while one is active fails with HTTP 400. An unknown but
-// valid room ID is accepted and its task completes with nothing done.
+// already have scheduled the task: look with ScheduledTasks instead.
+// Synapse refuses (HTTP 400) a second deletion of a room only while the first
+// is active; one sent while the first is still scheduled is accepted and both
+// run. An unknown but valid room ID is accepted and its task completes with
+// nothing done.
 func (c *Client) DeleteRoom(ctx context.Context, roomID string, o DeleteRoomOptions) (deleteID string, err error) {
 	if err := ValidateRoomID(roomID); err != nil {
 		return "", err
@@ -385,7 +389,10 @@ func (c *Client) DeleteRoom(ctx context.Context, roomID string, o DeleteRoomOpti
 	return out.DeleteID, nil
 }
 
-// ShutdownResult is what the shutdown step of a deletion did.
+// ShutdownResult is what the shutdown step of a deletion did. LocalAliases
+// lists the aliases moved to the new room, so it is empty without
+// NewRoomUserID; the user who creates that room is kicked from the old one
+// like everybody else.
 type ShutdownResult struct {
 	KickedUsers       []string `json:"kicked_users"`
 	FailedToKickUsers []string `json:"failed_to_kick_users"`
@@ -652,12 +659,20 @@ type RoomSize struct {
 }
 
 // LargestRooms returns the (at most 10) rooms that take the most space in
-// the database, largest first. PostgreSQL only: on SQLite Synapse answers 400.
+// the database, largest first. PostgreSQL only: on SQLite Synapse answers
+// 400. Synapse estimates the sizes from the planner's most common room_id
+// values of its event tables; recent versions write event_edges without
+// room_id, so on a database they created the endpoint fails with HTTP 500
+// (the error here says so).
 func (c *Client) LargestRooms(ctx context.Context) ([]RoomSize, error) {
 	var out struct {
 		Rooms []RoomSize `json:"rooms"`
 	}
 	if err := c.adminGet(ctx, adminV1+"/statistics/database/rooms", nil, &out); err != nil {
+		var se *Error
+		if errors.As(err, &se) && se.Status == http.StatusInternalServerError {
+			return nil, fmt.Errorf("%w (Synapse's size estimate breaks when the planner statistics hold no room_id values for one of its event tables: before ANALYZE has run, and on any database whose event_edges.room_id is empty, as recent Synapse versions leave it)", err)
+		}
 		return nil, err
 	}
 	return out.Rooms, nil

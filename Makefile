@@ -55,7 +55,7 @@ demo: build synapse-env
 	$(GO) run ./cmd/synops-sandbox run -- bin/synops
 
 bench: synapse-env
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 40m ./...
 
 # VHS lives in its own tools module (.ci/tools) so the product's go.mod stays lean.
 tape:

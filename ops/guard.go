@@ -68,16 +68,8 @@ type Finish func(err error, detail any)
 // log and returns the function that writes the end line. A refusal is also
 // logged. Nothing may touch the box unless Begin returned nil.
 func (g *Guard) Begin(ctx context.Context, p *Plan, a Approval) (Finish, error) {
-	base := audit.Entry{Profile: g.Profile, Server: p.Server, Environment: p.Environment,
-		Action: p.Kind, Target: p.Target, PlanID: p.ID, Risk: p.Risk().String()}
-	refuse := func(err error) (Finish, error) {
-		e := base
-		e.Phase, e.Error = "refused", err.Error()
-		if g.Audit != nil {
-			_ = g.Audit.Write(e)
-		}
-		return nil, err
-	}
+	base := g.entry(p)
+	refuse := func(err error) (Finish, error) { return nil, g.Refuse(p, err) }
 	if g.Audit == nil {
 		return nil, errors.New("no audit log: refusing to change anything unaudited")
 	}
@@ -106,4 +98,20 @@ func (g *Guard) Begin(ctx context.Context, p *Plan, a Approval) (Finish, error) 
 		}
 		_ = g.Audit.Write(end)
 	}, nil
+}
+
+func (g *Guard) entry(p *Plan) audit.Entry {
+	return audit.Entry{Profile: g.Profile, Server: p.Server, Environment: p.Environment,
+		Action: p.Kind, Target: p.Target, PlanID: p.ID, Risk: p.Risk().String()}
+}
+
+// Refuse records that p was refused for err (a wrong or missing approval
+// given before Begin was reached) and returns err.
+func (g *Guard) Refuse(p *Plan, err error) error {
+	e := g.entry(p)
+	e.Phase, e.Error = "refused", err.Error()
+	if g.Audit != nil {
+		_ = g.Audit.Write(e)
+	}
+	return err
 }

@@ -82,7 +82,7 @@ func (p *Plan) Risk() Risk {
 // other steps or another target needs a new approval.
 func (p *Plan) fingerprint() string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00", p.ID, p.Kind, p.Target, p.Server)
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%t\x00", p.ID, p.Kind, p.Target, p.Server, p.LosesData)
 	for _, s := range p.Steps {
 		fmt.Fprintf(h, "%s\x00%d\x00", s.Title, s.Risk)
 	}

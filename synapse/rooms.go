@@ -275,10 +275,47 @@ func (c *Client) RoomCreatedAt(ctx context.Context, roomID string) (time.Time, e
 	if err != nil {
 		return time.Time{}, err
 	}
-	if len(evs) == 0 || evs[0].OriginServerTS <= 0 {
-		return time.Time{}, fmt.Errorf("creation time of %s: synapse returned no m.room.create event in its state", roomID)
+	if len(evs) > 0 && evs[0].OriginServerTS > 0 {
+		return time.UnixMilli(evs[0].OriginServerTS), nil
 	}
-	return time.UnixMilli(evs[0].OriginServerTS), nil
+	// A room no local user is in any more has no current state here; its
+	// timeline still starts with the create event.
+	var out struct {
+		Chunk []Event `json:"chunk"`
+	}
+	q := url.Values{"dir": {"f"}, "limit": {"1"}}
+	if err := c.adminGet(ctx, roomPath(adminV1, roomID, "/messages"), q, &out); err != nil {
+		return time.Time{}, err
+	}
+	if len(out.Chunk) == 0 || out.Chunk[0].Type != "m.room.create" || out.Chunk[0].OriginServerTS <= 0 {
+		return time.Time{}, fmt.Errorf("creation time of %s: synapse has no m.room.create event for it", roomID)
+	}
+	return time.UnixMilli(out.Chunk[0].OriginServerTS), nil
+}
+
+// RoomNewestEvent is the newest event of type eventType in the room's
+// timeline (nil when there is none), read with the admin messages API. It
+// finds a room's name or alias when its current state is gone (no local
+// member left) and the room list shows none.
+func (c *Client) RoomNewestEvent(ctx context.Context, roomID, eventType string) (*Event, error) {
+	if err := ValidateRoomID(roomID); err != nil {
+		return nil, err
+	}
+	filter, err := json.Marshal(map[string][]string{"types": {eventType}})
+	if err != nil {
+		return nil, err
+	}
+	var out struct {
+		Chunk []Event `json:"chunk"`
+	}
+	q := url.Values{"dir": {"b"}, "limit": {"1"}, "filter": {string(filter)}}
+	if err := c.adminGet(ctx, roomPath(adminV1, roomID, "/messages"), q, &out); err != nil {
+		return nil, err
+	}
+	if len(out.Chunk) == 0 {
+		return nil, nil
+	}
+	return &out.Chunk[0], nil
 }
 
 // RoomLastEventAt is the origin_server_ts of the newest event in the room's

@@ -68,7 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logf("starting PostgreSQL and Synapse…")
 	startCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	bed, err := testbed.Start(startCtx, testbed.Options{ServerName: "sandbox.local", Dir: filepath.Join(abs, "synapse")})
+	bed, err := testbed.Start(startCtx, testbed.Options{ServerName: "sandbox.local", Dir: filepath.Join(abs, "synapse"), Settle: true})
 	if err != nil {
 		return err
 	}

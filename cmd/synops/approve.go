@@ -63,7 +63,7 @@ func (a *app) approve(ctx context.Context, g *ops.Guard, p *ops.Plan, c changeFl
 	ok, note := g.BackupState(ctx, p)
 	a.printPlan(p, note)
 	if g.ReadOnly && p.Risk() > ops.ReadOnly {
-		return ops.Approval{}, fmt.Errorf("%w: nothing was changed (drop --read-only / read_only to make changes)", ops.ErrReadOnly)
+		return ops.Approval{}, g.Refuse(p, fmt.Errorf("%w: nothing was changed (drop --read-only / read_only to make changes)", ops.ErrReadOnly))
 	}
 	var typed string
 	switch {
@@ -81,11 +81,11 @@ func (a *app) approve(ctx context.Context, g *ops.Guard, p *ops.Plan, c changeFl
 	}
 	ap, err := ops.Approve(p, typed, time.Now())
 	if err != nil {
-		return ops.Approval{}, fmt.Errorf("%w; nothing was changed", err)
+		return ops.Approval{}, g.Refuse(p, fmt.Errorf("%w; nothing was changed", err))
 	}
 	if !ok {
 		if !c.withoutBackup {
-			return ops.Approval{}, fmt.Errorf("%w: %s; this plan loses data. Take and verify a backup, or pass --without-backup to accept the loss; nothing was changed", ops.ErrNoBackup, note)
+			return ops.Approval{}, g.Refuse(p, fmt.Errorf("%w: %s; this plan loses data. Take and verify a backup, or pass --without-backup to accept the loss; nothing was changed", ops.ErrNoBackup, note))
 		}
 		ap.WithoutBackup = true
 	}

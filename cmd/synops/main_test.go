@@ -15,7 +15,7 @@ import (
 var bed *testbed.Bed
 
 func TestMain(m *testing.M) {
-	testbed.Main(m, testbed.Options{}, func(b *testbed.Bed) { bed = b })
+	testbed.Main(m, testbed.Options{Settle: true}, func(b *testbed.Bed) { bed = b })
 }
 
 // synops runs the CLI in-process with exactly the environment given.

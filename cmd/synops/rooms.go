@@ -156,7 +156,9 @@ func (rc roomChange) run(ctx context.Context, a *app, args []string) error {
 	fs := a.flagSet(rc.name)
 	check := func() error { return nil }
 	if rc.flags != nil {
-		check = rc.flags(fs)
+		if c := rc.flags(fs); c != nil {
+			check = c
+		}
 	}
 	var cf changeFlags
 	a.addChangeFlags(fs, &cf)

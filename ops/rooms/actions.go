@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"synops/ops"
@@ -91,13 +90,26 @@ func (s *Service) deleteOne(ctx context.Context, roomID, name string, o synapse.
 	case known && entry.Stage == StageRefsPending:
 		res.DeleteID = entry.DeleteID
 	default:
-		report("deleting", "asking Synapse to delete")
-		id, err := s.Synapse.DeleteRoom(ctx, roomID, o)
-		if err != nil && strings.Contains(err.Error(), "already in progress") {
-			// A delete we lost track of is running: follow it instead.
-			if st, serr := s.Synapse.DeleteStatusByRoom(ctx, roomID); serr == nil && len(st) > 0 {
-				id, err = st[len(st)-1].DeleteID, nil
+		// A delete this room already has (sent by a run that lost the
+		// answer, or by someone else) is followed, not sent again: Synapse
+		// accepts a second one while the first is only scheduled.
+		id, err := s.runningDelete(ctx, roomID)
+		if err != nil {
+			return res, fmt.Errorf("delete %s: %w", roomID, explain(err))
+		}
+		if id == "" && known && entry.Stage == StageRequested {
+			// An earlier run asked and never heard back, and no task runs
+			// now: if the room is gone, Synapse finished; clear references.
+			if _, err := s.Synapse.Room(ctx, roomID); errors.Is(err, synapse.ErrNotFound) {
+				return s.finishRefs(ctx, roomID, name, res, report)
 			}
+		}
+		if id == "" {
+			if err := s.journal(Entry{RoomID: roomID, Name: name, Stage: StageRequested}); err != nil {
+				return res, err
+			}
+			report("deleting", "asking Synapse to delete")
+			id, err = s.Synapse.DeleteRoom(ctx, roomID, o)
 		}
 		if err != nil {
 			return res, fmt.Errorf("delete %s: %w", roomID, explain(err))
@@ -122,10 +134,16 @@ func (s *Service) deleteOne(ctx context.Context, roomID, name string, o synapse.
 			return res, err
 		}
 	}
+	return s.finishRefs(ctx, roomID, name, res, report)
+}
+
+// finishRefs clears the app references of a room Synapse has deleted.
+func (s *Service) finishRefs(ctx context.Context, roomID, name string, res *DeleteResult, report func(stage, detail string)) (*DeleteResult, error) {
 	if s.App != nil {
 		report("clearing references", "")
 		n, err := s.App.Clear(ctx, roomID)
 		if err != nil {
+			_ = s.journal(Entry{RoomID: roomID, Name: name, Stage: StageRefsPending, DeleteID: res.DeleteID})
 			return res, err
 		}
 		res.RefsCleared = n
@@ -258,4 +276,19 @@ func (s *Service) ApplyPurgeHistory(ctx context.Context, p *ops.Plan, a ops.Appr
 	}
 	finish(err, map[string]any{"purge_id": id})
 	return err
+}
+
+// runningDelete returns the ID of a scheduled or active delete task for
+// roomID, or "" when there is none.
+func (s *Service) runningDelete(ctx context.Context, roomID string) (string, error) {
+	tasks, err := s.Synapse.ScheduledTasks(ctx, "shutdown_and_purge_room", roomID, "")
+	if err != nil {
+		return "", err
+	}
+	for _, t := range tasks {
+		if t.Status == "scheduled" || t.Status == "active" {
+			return t.ID, nil
+		}
+	}
+	return "", nil
 }

@@ -16,11 +16,19 @@ import (
 type Stage string
 
 const (
+	// StageRequested is written just before the delete request, so that a
+	// run that never saw Synapse's answer still knows it may have asked.
+	StageRequested   Stage = "requested"
 	StageDeleting    Stage = "deleting"     // Synapse accepted the delete; DeleteID tracks it
 	StageRefsPending Stage = "refs-pending" // Synapse finished; app references not yet cleared
 	StageDone        Stage = "done"
 	StageFailed      Stage = "failed"
 )
+
+// unfinished reports whether a later run has work left for the room.
+func (s Stage) unfinished() bool {
+	return s == StageRequested || s == StageDeleting || s == StageRefsPending
+}
 
 // Entry is one room in the journal.
 type Entry struct {
@@ -79,7 +87,7 @@ func (j *Journal) Unfinished() []Entry {
 	defer j.mu.Unlock()
 	var out []Entry
 	for _, e := range j.entries {
-		if e.Stage == StageDeleting || e.Stage == StageRefsPending {
+		if e.Stage.unfinished() {
 			out = append(out, *e)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"synops/ops"
@@ -105,14 +106,23 @@ func (s *Service) PlanPurge(ctx context.Context, c Criteria) (*ops.Plan, []Candi
 			if c.EmptyOnly && r.JoinedMembers > 0 {
 				continue
 			}
-			if c.pattern != nil && !c.pattern.MatchString(r.Name) && !c.pattern.MatchString(r.CanonicalAlias) {
-				continue
-			}
 			rooms = append(rooms, r)
 		}
 		return nil
 	}); err != nil {
 		return nil, nil, fmt.Errorf("list rooms: %w", explain(err))
+	}
+	if c.pattern != nil {
+		if err := s.fillNames(ctx, rooms); err != nil {
+			return nil, nil, err
+		}
+		kept := rooms[:0]
+		for _, r := range rooms {
+			if c.pattern.MatchString(r.Name) || c.pattern.MatchString(r.CanonicalAlias) {
+				kept = append(kept, r)
+			}
+		}
+		rooms = kept
 	}
 	ids := make([]string, len(rooms))
 	for i, r := range rooms {
@@ -156,7 +166,7 @@ func (s *Service) PlanPurge(ctx context.Context, c Criteria) (*ops.Plan, []Candi
 	for i := range picked {
 		seen[picked[i].RoomID] = true
 		if s.Journal != nil {
-			if e, ok := s.Journal.Get(picked[i].RoomID); ok && (e.Stage == StageDeleting || e.Stage == StageRefsPending) {
+			if e, ok := s.Journal.Get(picked[i].RoomID); ok && e.Stage.unfinished() {
 				picked[i].Resume = e.Stage
 			}
 		}
@@ -205,6 +215,41 @@ func (s *Service) PlanPurge(ctx context.Context, c Criteria) (*ops.Plan, []Candi
 	return p, picked, nil
 }
 
+// fillNames reads the name and alias of listed rooms that show neither: the
+// room list takes them from current state, which a room no local user is in
+// any more no longer has, though its timeline does.
+func (s *Service) fillNames(ctx context.Context, rooms []synapse.Room) error {
+	var nameless []int
+	for i, r := range rooms {
+		if r.Name == "" && r.CanonicalAlias == "" {
+			nameless = append(nameless, i)
+		}
+	}
+	return parallel(ctx, len(nameless), 8, func(k int) error {
+		r := &rooms[nameless[k]]
+		for _, typ := range []string{"m.room.name", "m.room.canonical_alias"} {
+			ev, err := s.Synapse.RoomNewestEvent(ctx, r.RoomID, typ)
+			if err != nil {
+				return fmt.Errorf("name of %s: %w", r.RoomID, explain(err))
+			}
+			if ev == nil {
+				continue
+			}
+			var content struct {
+				Name  string `json:"name"`
+				Alias string `json:"alias"`
+			}
+			_ = json.Unmarshal(ev.Content, &content)
+			if typ == "m.room.name" {
+				r.Name = content.Name
+			} else {
+				r.CanonicalAlias = content.Alias
+			}
+		}
+		return nil
+	})
+}
+
 // Outcome is one room's result in a purge run.
 type Outcome struct {
 	RoomID      string `json:"room_id"`
@@ -213,6 +258,7 @@ type Outcome struct {
 	DeleteID    string `json:"delete_id,omitempty"`
 	RefsCleared int64  `json:"refs_cleared,omitempty"`
 	Reason      string `json:"reason,omitempty"`
+	unreachable bool
 }
 
 // Report is the outcome of every room of a purge run.
@@ -253,9 +299,21 @@ func (s *Service) ApplyPurge(ctx context.Context, p *ops.Plan, a ops.Approval, p
 	rep := &Report{Outcomes: make([]Outcome, len(params.Rooms))}
 	var mu sync.Mutex
 	done := 0
+	var down atomic.Pointer[string] // why Synapse stopped answering, once it has
 	_ = parallel(ctx, len(params.Rooms), s.concurrency(), func(i int) error {
 		r := params.Rooms[i]
-		o := s.purgeOne(ctx, r, c, cutoff)
+		var o Outcome
+		if why := down.Load(); why != nil {
+			// Each attempt would only wait out its retries: leave the rest
+			// for the next run.
+			o = Outcome{RoomID: r.RoomID, Name: r.Name, Status: "pending", Reason: "not started: " + *why}
+		} else {
+			o = s.purgeOne(ctx, r, c, cutoff)
+			if o.Status == "pending" && o.unreachable {
+				why := "Synapse stopped answering"
+				down.CompareAndSwap(nil, &why)
+			}
+		}
 		mu.Lock()
 		rep.Outcomes[i] = o
 		done++
@@ -283,7 +341,7 @@ func (s *Service) purgeOne(ctx context.Context, r Candidate, c Criteria, cutoff 
 	o := Outcome{RoomID: r.RoomID, Name: r.Name}
 	if r.Resume == "" {
 		if why, err := s.stillMatches(ctx, r, c, cutoff); err != nil {
-			o.Status, o.Reason = "pending", err.Error()
+			o.Status, o.Reason, o.unreachable = "pending", err.Error(), synapse.IsUnreachable(err)
 			return o
 		} else if why != "" {
 			o.Status, o.Reason = "skipped", why
@@ -298,7 +356,7 @@ func (s *Service) purgeOne(ctx context.Context, r Candidate, c Criteria, cutoff 
 	case err == nil:
 		o.Status = "deleted"
 	case ctx.Err() != nil || synapse.IsUnreachable(err) || isServerError(err):
-		o.Status, o.Reason = "pending", err.Error()
+		o.Status, o.Reason, o.unreachable = "pending", err.Error(), synapse.IsUnreachable(err)
 	default:
 		o.Status, o.Reason = "failed", err.Error()
 	}

@@ -36,7 +36,11 @@ type Service struct {
 	// ServerRetention is the server's retention policy in words (from
 	// homeserver.yaml), shown beside a room's own m.room.retention.
 	ServerRetention string
-	Poll            time.Duration // delete/purge status polling (default 500ms)
+
+	sizesMu sync.Mutex
+	sizes   map[string]int64
+	sizesAt time.Time
+	Poll    time.Duration // delete/purge status polling (default 500ms)
 }
 
 func (s *Service) now() time.Time {
@@ -127,14 +131,8 @@ func (s *Service) Inspect(ctx context.Context, roomID string) (*Impact, error) {
 		return err
 	})
 	run(func() error {
-		sizes, err := s.Synapse.LargestRooms(ctx)
-		if err != nil {
-			return nil // statistics are optional (SQLite, old servers)
-		}
-		for _, r := range sizes {
-			if r.RoomID == roomID {
-				im.SizeBytes = r.EstimatedSize
-			}
+		if n, ok := s.Sizes(ctx)[roomID]; ok {
+			im.SizeBytes = n
 		}
 		return nil
 	})
@@ -282,11 +280,12 @@ func (s *Service) CreatedTimes(ctx context.Context, ids []string) (map[string]ti
 	var mu sync.Mutex
 	err := parallel(ctx, len(ids), 8, func(i int) error {
 		t, err := s.Synapse.RoomCreatedAt(ctx, ids[i])
-		if errors.Is(err, synapse.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
+		var se *synapse.Error
+		switch {
+		case synapse.IsUnreachable(err), errors.As(err, &se) && se.Status >= 500 || errors.Is(err, synapse.ErrForbidden) || errors.Is(err, synapse.ErrUnknownToken):
+			return err // asking again per room would not help
+		case err != nil:
+			return nil // a room that cannot be dated is never selected by age
 		}
 		mu.Lock()
 		out[ids[i]] = t
@@ -317,16 +316,21 @@ func (s *Service) List(ctx context.Context) ([]synapse.Room, error) {
 }
 
 // Sizes returns the estimated database size of the largest rooms (Synapse
-// reports the top ten only); an error or an SQLite server gives none.
+// reports the top ten only); an error or an SQLite server gives none. The
+// answer is slow to compute, so it is kept for a minute.
 func (s *Service) Sizes(ctx context.Context) map[string]int64 {
+	s.sizesMu.Lock()
+	defer s.sizesMu.Unlock()
+	if s.sizes != nil && s.now().Sub(s.sizesAt) < time.Minute {
+		return s.sizes
+	}
 	out := map[string]int64{}
-	rs, err := s.Synapse.LargestRooms(ctx)
-	if err != nil {
-		return out
+	if rs, err := s.Synapse.LargestRooms(ctx); err == nil {
+		for _, r := range rs {
+			out[r.RoomID] = r.EstimatedSize
+		}
 	}
-	for _, r := range rs {
-		out[r.RoomID] = r.EstimatedSize
-	}
+	s.sizes, s.sizesAt = out, s.now()
 	return out
 }
 

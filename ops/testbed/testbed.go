@@ -32,6 +32,10 @@ type Options struct {
 	ServerName string
 	Dir        string // where Synapse keeps config, media and logs (default: temp)
 	Extra      map[string]any
+	// Settle waits until Synapse has finished the background updates of its
+	// new database. Until then deleting a room can fail inside Synapse (a room
+	// still queued for sliding-sync recalculation; element-hq/synapse#19822).
+	Settle bool
 }
 
 // Start brings everything up; on error nothing is left running.
@@ -66,7 +70,41 @@ func Start(ctx context.Context, o Options) (*Bed, error) {
 		b.Close()
 		return nil, fmt.Errorf("start Synapse: %w", err)
 	}
+	if o.Settle {
+		if err := b.WaitSettled(ctx, 3*time.Minute); err != nil {
+			b.Close()
+			return nil, err
+		}
+	}
 	return b, nil
+}
+
+// WaitSettled waits until Synapse has no background update left and no room
+// queued for a sliding-sync recalculation.
+func (b *Bed) WaitSettled(ctx context.Context, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, b.SynapseDB)
+	if err != nil {
+		return fmt.Errorf("wait for Synapse's background updates: %w", err)
+	}
+	defer conn.Close(ctx)
+	for {
+		var n int
+		err := conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM background_updates)
+			+ (SELECT count(*) FROM sliding_sync_joined_rooms_to_recalculate)`).Scan(&n)
+		switch {
+		case err != nil:
+			return fmt.Errorf("wait for Synapse's background updates: %w", err)
+		case n == 0:
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("Synapse still has %d background updates or rooms to recalculate after %s", n, limit)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // Close stops Synapse and PostgreSQL and removes their files.

@@ -209,6 +209,9 @@ func (s *Server) writeConfig(o Options) error {
 		"enable_registration":         false,
 		"url_preview_enabled":         false,
 		"presence":                    map[string]any{"enabled": false},
+		// A new database has ~60 background updates; run them back to back
+		// instead of one a second, so a test bed settles in seconds.
+		"background_updates": map[string]any{"sleep_enabled": false},
 		"listeners": []any{
 			map[string]any{"port": httpPort, "type": "http", "tls": false, "x_forwarded": false,
 				"bind_addresses": []string{"127.0.0.1"},

@@ -1,0 +1,342 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"synops/ops/audit"
+	"synops/synapse"
+	"synops/synapse/synapsetest"
+)
+
+// roomsEnv writes a profile for the bed and returns the environment that
+// selects it, with the audit log and journal under a fresh state directory.
+func roomsCLIEnv(t *testing.T) (env map[string]string, state string) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg, err := bed.WriteConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state = filepath.Join(dir, "state")
+	return map[string]string{"SYNOPS_CONFIG": cfg, "HOME": dir, "XDG_STATE_HOME": state}, state
+}
+
+// cli is synops() that turns a panic of the command into a test failure, so
+// one broken command does not take the package's other tests down with it.
+func cli(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("synops %s panicked: %v\n%s", strings.Join(args, " "), r, debug.Stack())
+		}
+	}()
+	return synops(t, env, args...)
+}
+
+func roomsCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func cliRoomExists(t *testing.T, id string) bool {
+	t.Helper()
+	_, err := bed.Synapse.Client().Room(roomsCtx(t), id)
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, synapse.ErrNotFound):
+		return false
+	}
+	t.Fatalf("room %s: %v", id, err)
+	return false
+}
+
+func roomCount(t *testing.T) int {
+	t.Helper()
+	p, err := bed.Synapse.Client().ListRoomsPage(roomsCtx(t), synapse.ListRoomsOptions{PageSize: 1}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Total
+}
+
+// waitRoomsListed waits until the admin room list (which only shows rooms
+// Synapse has statistics for) holds every id.
+func waitRoomsListed(t *testing.T, ids []string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		all, err := bed.Synapse.Client().AllRooms(roomsCtx(t), synapse.ListRoomsOptions{PageSize: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, r := range all {
+			seen[r.RoomID] = true
+		}
+		missing := 0
+		for _, id := range ids {
+			if !seen[id] {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d rooms not listed after 30s", missing)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestRoomsListJSONPages(t *testing.T) {
+	ctx := roomsCtx(t)
+	env, _ := roomsCLIEnv(t)
+	// More than one page of Synapse's default 100.
+	var seeded []string
+	if n := roomCount(t); n <= 100 {
+		specs := make([]synapsetest.RoomSpec, 101-n+5)
+		for i := range specs {
+			specs[i] = synapsetest.RoomSpec{Name: fmt.Sprintf("cli-list-%03d", i)}
+		}
+		ids, err := bed.Synapse.SeedRooms(ctx, specs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seeded = ids
+		waitRoomsListed(t, ids)
+	}
+	total := roomCount(t)
+	if total <= 100 {
+		t.Fatalf("only %d rooms; the test needs more than a page", total)
+	}
+	out, errs, code := cli(t, env, "rooms", "list", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errs)
+	}
+	var list []synapse.Room
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("rooms list --json is not a JSON array of rooms: %v\n%.500s", err, out)
+	}
+	if len(list) != total {
+		t.Errorf("got %d rooms, want all %d (more than one page)", len(list), total)
+	}
+	seen := map[string]bool{}
+	for _, r := range list {
+		if seen[r.RoomID] {
+			t.Errorf("room %s listed twice", r.RoomID)
+		}
+		seen[r.RoomID] = true
+	}
+	for _, id := range seeded {
+		if !seen[id] {
+			t.Errorf("seeded room %s missing from the list", id)
+		}
+	}
+	if strings.Contains(out+errs, bed.Synapse.AdminToken.Reveal()) {
+		t.Error("the token was printed")
+	}
+}
+
+func TestRoomsShow(t *testing.T) {
+	ctx := roomsCtx(t)
+	env, _ := roomsCLIEnv(t)
+	id, err := bed.Synapse.CreateRoom(ctx, synapsetest.RoomSpec{Name: "cli-show \x1b[31mred\x1b[0m", Topic: "a topic to show", Messages: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := cli(t, env, "rooms", "show", id)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	for _, want := range []string{id, "cli-show", "topic: a topic to show", "1 joined members: 1 local, 0 remote",
+		"members: " + bed.Synapse.AdminUserID, "blocked false"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("rooms show lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "\x1b") {
+		t.Errorf("rooms show passed an escape sequence from the room name to the terminal:\n%q", out)
+	}
+	out, errs, code = cli(t, env, "rooms", "show", id, "--json")
+	var im struct {
+		Room struct {
+			RoomID string `json:"room_id"`
+		} `json:"room"`
+		LocalMembers []string `json:"local_members"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &im) != nil || im.Room.RoomID != id || len(im.LocalMembers) != 1 {
+		t.Errorf("rooms show --json: exit %d, %+v\n%s%s", code, im, out, errs)
+	}
+	_, errs, code = cli(t, env, "rooms", "show", "!nosuchroom:"+bed.Synapse.ServerName)
+	if code == 0 || !strings.Contains(errs, "!nosuchroom:"+bed.Synapse.ServerName) || !strings.Contains(errs, "M_NOT_FOUND") {
+		t.Errorf("rooms show of an unknown room: exit %d\n%s", code, errs)
+	}
+}
+
+func TestRoomsPurgeCLI(t *testing.T) {
+	env, _ := roomsCLIEnv(t)
+	before := roomCount(t)
+	out, errs, code := cli(t, env, "rooms", "purge", "--older-than", "30d")
+	if code != 0 || !strings.Contains(out, "dry run") || !strings.Contains(out, "rooms.purge") {
+		t.Errorf("purge without --apply: exit %d, want a dry run\n%s%s", code, out, errs)
+	}
+	out, errs, code = cli(t, env, "rooms", "purge", "--older-than", "30d", "--json")
+	var dry struct {
+		DryRun bool `json:"dry_run"`
+		Plan   struct {
+			Target string `json:"target"`
+		} `json:"plan"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &dry) != nil || !dry.DryRun || dry.Plan.Target != bed.Synapse.ServerName {
+		t.Errorf("purge --json dry run: exit %d %+v\n%s%s", code, dry, out, errs)
+	}
+	if after := roomCount(t); after != before {
+		t.Errorf("a dry run changed the room count from %d to %d", before, after)
+	}
+
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"rooms", "purge"}, 2, "--older-than is required"},
+		{[]string{"rooms", "purge", "--older-than", "-1d"}, 2, "negative"},
+		{[]string{"rooms", "purge", "--older-than=-1d"}, 2, "negative"},
+		{[]string{"rooms", "purge", "--older-than", "abc"}, 2, `invalid duration "abc"`},
+		{[]string{"rooms", "purge", "--older-than", "0d"}, 2, "--older-than must be more than 0"},
+		{[]string{"rooms", "purge", "--older-than", "30d", "--apply"}, 2, "--yes --confirm=<server name>"},
+		{[]string{"rooms", "purge", "--older-than", "30d", "--match", "(["}, 1, "not a valid regular expression"},
+		{[]string{"rooms", "purge", "--older-than", "30d", "--exclude", "general"}, 1, `invalid room ID "general"`},
+		{[]string{"rooms", "delete", "general"}, 2, "invalid room ID"},
+		{[]string{"rooms", "delete", "!bad room:example.org"}, 2, "invalid room ID"},
+		{[]string{"rooms", "show", "#alias:example.org"}, 2, "invalid room ID"},
+		{[]string{"rooms", "block", "nope"}, 2, "invalid room ID"},
+		{[]string{"rooms", "purge-history", "nope", "--before", "30d"}, 2, "invalid room ID"},
+		{[]string{"rooms", "delete"}, 2, "give exactly one room ID"},
+	}
+	for _, tt := range tests {
+		out, errs, code := cli(t, env, tt.args...)
+		if code != tt.code || !strings.Contains(errs, tt.want) {
+			t.Errorf("synops %s: exit %d, want %d with %q\n%s%s", strings.Join(tt.args, " "), code, tt.code, tt.want, out, errs)
+		}
+		if strings.Contains(errs, "goroutine ") {
+			t.Errorf("synops %s printed a stack trace", strings.Join(tt.args, " "))
+		}
+	}
+	if after := roomCount(t); after != before {
+		t.Errorf("refused commands changed the room count from %d to %d", before, after)
+	}
+}
+
+func TestRoomsDeleteCLI(t *testing.T) {
+	ctx := roomsCtx(t)
+	env, state := roomsCLIEnv(t)
+	id, err := bed.Synapse.CreateRoom(ctx, synapsetest.RoomSpec{Name: "cli-delete", Messages: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, bed.AppDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	slug := fmt.Sprintf("cli-delete-%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, `INSERT INTO "events" ("slug","name","startDate","endDate","matrixRoomId") VALUES ($1,$1,now(),now(),$2)`, slug, id); err != nil {
+		t.Fatal(err)
+	}
+	refs := func() int {
+		var n int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM "events" WHERE "matrixRoomId" = $1`, id).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	unchanged := func(what string) {
+		t.Helper()
+		if !cliRoomExists(t, id) || refs() != 1 {
+			t.Fatalf("%s changed something: room exists %v, %d references", what, cliRoomExists(t, id), refs())
+		}
+	}
+
+	out, errs, code := cli(t, env, "rooms", "delete", id)
+	if code != 2 || !strings.Contains(errs, "--yes --confirm=") || !strings.Contains(errs, id) {
+		t.Errorf("delete without --yes and no terminal: exit %d, want 2 with the --yes --confirm hint\n%s", code, errs)
+	}
+	if !strings.Contains(out, "rooms.delete") || !strings.Contains(out, "irreversible") {
+		t.Errorf("the plan was not shown before asking:\n%s", out)
+	}
+	unchanged("delete without --yes")
+
+	_, errs, code = cli(t, env, "rooms", "delete", id, "--yes", "--confirm=!wrong:"+bed.Synapse.ServerName, "--without-backup")
+	if code == 0 || !strings.Contains(errs, "not approved") || !strings.Contains(errs, "nothing was changed") {
+		t.Errorf("delete confirmed with another ID: exit %d\n%s", code, errs)
+	}
+	unchanged("a wrong confirmation")
+
+	_, errs, code = cli(t, env, "rooms", "delete", id, "--yes")
+	if code != 2 || !strings.Contains(errs, "--confirm") {
+		t.Errorf("--yes without --confirm: exit %d\n%s", code, errs)
+	}
+	unchanged("--yes without --confirm")
+
+	_, errs, code = cli(t, env, "rooms", "delete", id, "--yes", "--confirm="+id)
+	if code == 0 || !strings.Contains(errs, "no verified backup") || !strings.Contains(errs, "--without-backup") {
+		t.Errorf("delete without a backup or --without-backup: exit %d, want a refusal naming --without-backup\n%s", code, errs)
+	}
+	unchanged("delete without a backup")
+
+	_, errs, code = cli(t, env, "--read-only", "rooms", "delete", id, "--yes", "--confirm="+id, "--without-backup")
+	if code == 0 || !strings.Contains(errs, "read-only") {
+		t.Errorf("delete in read-only mode: exit %d\n%s", code, errs)
+	}
+	unchanged("delete in read-only mode")
+
+	if err := bed.WaitSettled(roomsCtx(t), 90*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code = cli(t, env, "rooms", "delete", id, "--yes", "--confirm="+id, "--without-backup")
+	if code != 0 || !strings.Contains(out, "deleted "+id) || !strings.Contains(out, "1 application references cleared") {
+		t.Fatalf("delete --without-backup: exit %d\n%s%s", code, out, errs)
+	}
+	if cliRoomExists(t, id) || refs() != 0 {
+		t.Errorf("after the delete: room exists %v, %d references", cliRoomExists(t, id), refs())
+	}
+	logPath := filepath.Join(state, "synops", "audit.log")
+	es, err := audit.Read(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var phases []string
+	for _, e := range es {
+		if e.Target == id {
+			phases = append(phases, e.Phase+":"+e.Outcome)
+		}
+	}
+	// The wrong confirmation, the missing backup and read-only mode are each
+	// logged as refused (the usage errors never got as far as a plan's
+	// approval); then the delete's start and its ok end.
+	if got, want := strings.Join(phases, " "), "refused: refused: refused: start: end:ok"; got != want {
+		t.Errorf("audit phases for %s: %q; want %q", id, got, want)
+	}
+	data, _ := os.ReadFile(logPath)
+	if strings.Contains(string(data)+out+errs, bed.Synapse.AdminToken.Reveal()) {
+		t.Error("the admin token leaked into the audit log or the output")
+	}
+	if st, err := os.Stat(logPath); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("audit log mode %v (%v), want 0600", st.Mode().Perm(), err)
+	}
+}

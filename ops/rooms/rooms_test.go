@@ -1,0 +1,456 @@
+package rooms_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"synops/ops"
+	"synops/ops/backup"
+	"synops/ops/rooms"
+	"synops/synapse"
+	"synops/synapse/synapsetest"
+)
+
+func TestRoomDelete(t *testing.T) {
+	ctx := ctxT(t)
+	f := newFixture(t)
+	member, err := bed.Synapse.Register(ctx, "del-"+randHex(3), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := prefix("del")
+	ids := seed(t, p, 2, func(i int, s *synapsetest.RoomSpec) {
+		if i == 0 {
+			s.Members = []synapsetest.SeededUser{{UserID: member.UserID, Token: member.AccessToken}}
+			s.Messages = 3
+		}
+	})
+	room, other := ids[0], ids[1]
+	slug := f.addRefs(t, room)
+	f.addRefs(t, other)
+
+	plan, im, err := f.svc.PlanDelete(ctx, rooms.DeleteRequest{RoomID: room})
+	if err != nil {
+		t.Fatalf("PlanDelete: %v", err)
+	}
+	if got := len(im.LocalMembers); got != 2 {
+		t.Errorf("got %d local members %v, want 2 (the creator and %s)", got, im.LocalMembers, member.UserID)
+	}
+	if got := fmt.Sprint(im.Refs); got != "[{events 1} {chatRooms 1}]" {
+		t.Errorf("got refs %s, want one event and one chat room", got)
+	}
+	if plan.Target != room || plan.Kind != "rooms.delete" || !plan.LosesData || plan.Risk() != ops.Irreversible {
+		t.Errorf("plan target %q kind %q loses data %v risk %s", plan.Target, plan.Kind, plan.LosesData, plan.Risk())
+	}
+	text := strings.Join(plan.Impact, "\n")
+	for _, want := range []string{"2 joined members: 2 local, 0 remote", "application references: 1 events, 1 chatRooms"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("impact lacks %q:\n%s", want, text)
+		}
+	}
+	var steps []string
+	for _, s := range plan.Steps {
+		steps = append(steps, s.Title)
+	}
+	if s := strings.Join(steps, "\n"); !strings.Contains(s, "kick 2 local members") || !strings.Contains(s, "clear 2 application references") {
+		t.Errorf("steps do not name the members and references:\n%s", s)
+	}
+	if !roomExists(t, room) {
+		t.Fatal("planning deleted the room")
+	}
+
+	var stages []string
+	res, err := f.svc.ApplyDelete(ctx, plan, approve(t, plan), func(p rooms.Progress) { stages = append(stages, p.Stage) })
+	if err != nil {
+		t.Fatalf("ApplyDelete: %v", err)
+	}
+	if res.DeleteID == "" || res.RefsCleared != 2 {
+		t.Errorf("got delete ID %q and %d references cleared, want an ID and 2", res.DeleteID, res.RefsCleared)
+	}
+	if res.Shutdown == nil || len(res.Shutdown.KickedUsers) != 2 {
+		t.Errorf("shutdown result %+v, want 2 kicked users", res.Shutdown)
+	}
+	if len(stages) == 0 || stages[len(stages)-1] != "done" {
+		t.Errorf("progress stages %v, want them to end with done", stages)
+	}
+	if _, err := bed.Synapse.Client().Room(ctx, room); !errors.Is(err, synapse.ErrNotFound) {
+		t.Errorf("after the delete, Room(%s) = %v, want M_NOT_FOUND", room, err)
+	}
+	if ev, ch := f.refs(t, room); ev != 0 || ch != 0 {
+		t.Errorf("deleted room still referenced: %d events, %d chatRooms", ev, ch)
+	}
+	var ref *string
+	if err := f.app.QueryRow(ctx, `SELECT "matrixRoomId" FROM "events" WHERE "slug" = $1`, slug).Scan(&ref); err != nil || ref != nil {
+		t.Errorf("the event %s should stay, with matrixRoomId NULL: got %v, %v", slug, ref, err)
+	}
+	if ev, ch := f.refs(t, other); ev != 1 || ch != 1 {
+		t.Errorf("the other room's references changed: %d events, %d chatRooms, want 1 and 1", ev, ch)
+	}
+	if !roomExists(t, other) {
+		t.Error("the other room is gone")
+	}
+
+	es := f.auditFor(t, plan.ID)
+	if len(es) != 2 || es[0].Phase != "start" || es[1].Phase != "end" || es[1].Outcome != "ok" {
+		t.Fatalf("audit entries %+v, want a start and an ok end", es)
+	}
+	for _, e := range es {
+		if e.Action != "rooms.delete" || e.Target != room || e.Server != bed.Synapse.ServerName || e.Risk != "irreversible" {
+			t.Errorf("audit entry %+v does not name the action, target, server and risk", e)
+		}
+	}
+	f.noSecretInAudit(t)
+
+	// The journal knows the room is done: a purge later does not resume it.
+	if e, ok := f.svc.Journal.Get(room); !ok || e.Stage != rooms.StageDone || e.DeleteID != res.DeleteID {
+		t.Errorf("journal entry %+v (%v), want done with delete ID %s", e, ok, res.DeleteID)
+	}
+}
+
+// writeManifest puts a dummy dump and its verified manifest into dir.
+func writeManifest(t *testing.T, dir, name string, taken time.Time) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name+".dump"), []byte("dummy dump"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := backup.Manifest{File: name + ".dump", SHA256: strings.Repeat("0", 64), TakenAt: taken, VerifiedAt: taken.Add(time.Minute)}
+	data, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".verified.json"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestGuardRefusesRoomDelete(t *testing.T) {
+	ctx := ctxT(t)
+	f := newFixture(t)
+	room := seed(t, prefix("guard"), 1, nil)[0]
+	f.addRefs(t, room)
+
+	plan := func() *ops.Plan {
+		t.Helper()
+		p, _, err := f.svc.PlanDelete(ctx, rooms.DeleteRequest{RoomID: room})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// refused checks that apply was refused with want, logged as refused
+	// and that nothing changed.
+	refused := func(t *testing.T, p *ops.Plan, err, want error) {
+		t.Helper()
+		if !errors.Is(err, want) {
+			t.Fatalf("got %v, want %v", err, want)
+		}
+		es := f.auditFor(t, p.ID)
+		if len(es) != 1 || es[0].Phase != "refused" || es[0].Error == "" {
+			t.Errorf("audit entries %+v, want one refused line with the reason", es)
+		}
+		if !roomExists(t, room) {
+			t.Fatal("a refused delete removed the room")
+		}
+		if ev, ch := f.refs(t, room); ev != 1 || ch != 1 {
+			t.Errorf("a refused delete changed references: %d events, %d chatRooms", ev, ch)
+		}
+		if _, ok := f.svc.Journal.Get(room); ok {
+			t.Error("a refused delete was journalled")
+		}
+	}
+
+	t.Run("read-only", func(t *testing.T) {
+		f.guard.ReadOnly = true
+		defer func() { f.guard.ReadOnly = false }()
+		p := plan()
+		_, err := f.svc.ApplyDelete(ctx, p, approve(t, p), nil)
+		refused(t, p, err, ops.ErrReadOnly)
+	})
+	t.Run("typed wrong", func(t *testing.T) {
+		p := plan()
+		for _, typed := range []string{"", "yes", room + " ", "!other:" + bed.Synapse.ServerName} {
+			if _, err := ops.Approve(p, typed, time.Now()); !errors.Is(err, ops.ErrNotApproved) {
+				t.Errorf("Approve(%q) = %v, want ErrNotApproved", typed, err)
+			}
+		}
+		_, err := f.svc.ApplyDelete(ctx, p, ops.Approval{WithoutBackup: true}, nil)
+		refused(t, p, err, ops.ErrNotApproved)
+	})
+	t.Run("approval of another plan", func(t *testing.T) {
+		first, second := plan(), plan()
+		_, err := f.svc.ApplyDelete(ctx, second, approve(t, first), nil)
+		refused(t, second, err, ops.ErrNotApproved)
+	})
+	t.Run("no backup", func(t *testing.T) {
+		p := plan()
+		a, err := ops.Approve(p, room, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.svc.ApplyDelete(ctx, p, a, nil)
+		refused(t, p, err, ops.ErrNoBackup)
+	})
+
+	dir := t.TempDir()
+	f.guard.Backups = backup.Catalog{Dir: dir}
+	t.Run("old backup", func(t *testing.T) {
+		writeManifest(t, dir, "old", time.Now().Add(-3*time.Hour)) // FreshWithin is 1h
+		p := plan()
+		a, err := ops.Approve(p, room, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.svc.ApplyDelete(ctx, p, a, nil)
+		refused(t, p, err, ops.ErrNoBackup)
+		if !strings.Contains(err.Error(), "old.dump") || !strings.Contains(err.Error(), "older than") {
+			t.Errorf("the refusal %q should name the stale backup and say it is too old", err)
+		}
+	})
+	t.Run("fresh backup", func(t *testing.T) {
+		writeManifest(t, dir, "fresh", time.Now().Add(-10*time.Minute))
+		p := plan()
+		a, err := ops.Approve(p, room, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.ApplyDelete(ctx, p, a, nil); err != nil {
+			t.Fatalf("with a fresh verified backup: %v", err)
+		}
+		if roomExists(t, room) {
+			t.Error("room still there")
+		}
+		es := f.auditFor(t, p.ID)
+		if len(es) != 2 || es[0].Phase != "start" || es[0].Detail != nil || es[1].Outcome != "ok" {
+			t.Errorf("audit %+v, want start (no without_backup note) and ok end", es)
+		}
+	})
+	f.noSecretInAudit(t)
+}
+
+func TestRoomBlockUnblock(t *testing.T) {
+	ctx := ctxT(t)
+	f := newFixture(t)
+	room := seed(t, prefix("block"), 1, nil)[0]
+	cl := bed.Synapse.Client()
+
+	for _, block := range []bool{true, false} {
+		p, err := f.svc.PlanBlock(ctx, room, block)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Risk() != ops.Reversible || p.LosesData {
+			t.Errorf("block plan risk %s loses data %v, want reversible and no data loss", p.Risk(), p.LosesData)
+		}
+		if b, _, _ := cl.RoomBlocked(ctx, room); b == block {
+			t.Fatalf("planning changed the block to %v", b)
+		}
+		// Reversible: no backup needed, but an approval is.
+		if err := f.svc.ApplyBlock(ctx, p, ops.Approval{}); !errors.Is(err, ops.ErrNotApproved) {
+			t.Errorf("ApplyBlock without approval = %v, want ErrNotApproved", err)
+		}
+		a, err := ops.Approve(p, room, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.ApplyBlock(ctx, p, a); err != nil {
+			t.Fatalf("ApplyBlock(%v): %v", block, err)
+		}
+		got, by, err := cl.RoomBlocked(ctx, room)
+		if err != nil || got != block {
+			t.Fatalf("RoomBlocked = %v, %v; want %v", got, err, block)
+		}
+		if block && by != bed.Synapse.AdminUserID {
+			t.Errorf("blocked by %q, want %s", by, bed.Synapse.AdminUserID)
+		}
+		if !block && !strings.Contains(strings.Join(p.Impact, "\n"), "now blocked by "+bed.Synapse.AdminUserID) {
+			t.Errorf("unblock plan impact %q does not say who blocked it", p.Impact)
+		}
+	}
+	if !roomExists(t, room) {
+		t.Error("blocking removed the room")
+	}
+}
+
+// ApplyBlock must run only block and unblock plans. Another room plan whose
+// parameters happen to carry room_id and block (a delete plan does) must be
+// refused, not turned into an unblock that the audit log records as a delete.
+func TestRoomApplyBlockRefusesOtherPlans(t *testing.T) {
+	ctx := ctxT(t)
+	f := newFixture(t)
+	room := seed(t, prefix("blockkind"), 1, nil)[0]
+	cl := bed.Synapse.Client()
+	if err := cl.BlockRoom(ctx, room, true); err != nil {
+		t.Fatal(err)
+	}
+	del, _, err := f.svc.PlanDelete(ctx, rooms.DeleteRequest{RoomID: room}) // Block: false
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.svc.ApplyBlock(ctx, del, approve(t, del))
+	if err == nil {
+		t.Error("ApplyBlock ran a rooms.delete plan")
+	}
+	if b, _, _ := cl.RoomBlocked(ctx, room); !b {
+		t.Error("ApplyBlock with a delete plan unblocked the room")
+	}
+	if !roomExists(t, room) {
+		t.Error("room gone")
+	}
+	for _, e := range f.auditFor(t, del.ID) {
+		if e.Phase == "end" && e.Outcome == "ok" {
+			t.Errorf("the audit log says the delete plan ran: %+v", e)
+		}
+	}
+}
+
+func TestPurgeHistory(t *testing.T) {
+	ctx := ctxT(t)
+	f := newFixture(t)
+	room := seed(t, prefix("hist"), 1, func(_ int, s *synapsetest.RoomSpec) { s.Messages = 10 })[0]
+	count := func() int {
+		var n int
+		if err := f.synDB.QueryRow(ctx, `SELECT count(*) FROM events WHERE room_id = $1 AND type = 'm.room.message'`, room).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := count()
+	if before != 10 {
+		t.Fatalf("seeded %d messages, want 10", before)
+	}
+	time.Sleep(10 * time.Millisecond) // the newest message strictly before the cut-off
+	req := rooms.PurgeHistoryRequest{RoomID: room, Before: time.Now(), DeleteLocalEvents: true}
+	p, err := f.svc.PlanPurgeHistory(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.LosesData || p.Risk() != ops.Destructive {
+		t.Errorf("purge-history plan loses data %v risk %s", p.LosesData, p.Risk())
+	}
+	if got := count(); got != before {
+		t.Fatalf("planning purged: %d messages left", got)
+	}
+	if _, err := f.svc.PlanPurgeHistory(ctx, rooms.PurgeHistoryRequest{RoomID: room, Before: time.Now().Add(time.Hour)}); err == nil || !strings.Contains(err.Error(), "future") {
+		t.Errorf("a cut-off in the future: got %v, want an error saying so", err)
+	}
+	if err := f.svc.ApplyPurgeHistory(ctx, p, approve(t, p), nil); err != nil {
+		t.Fatalf("ApplyPurgeHistory: %v", err)
+	}
+	after := count()
+	if after >= before {
+		t.Errorf("got %d messages after the purge, want fewer than %d", after, before)
+	}
+	t.Logf("messages: %d before, %d after the purge", before, after)
+	if !roomExists(t, room) {
+		t.Error("purging history removed the room")
+	}
+	es := f.auditFor(t, p.ID)
+	if len(es) != 2 || es[1].Outcome != "ok" {
+		t.Errorf("audit %+v, want start and ok end", es)
+	}
+}
+
+// countingTransport counts the requests that reach the network.
+type countingTransport struct{ n atomic.Int64 }
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func TestRoomBadInput(t *testing.T) {
+	ctx := ctxT(t)
+	ct := &countingTransport{}
+	f := newFixture(t, synapse.WithHTTPClient(&http.Client{Transport: ct}))
+
+	t.Run("criteria", func(t *testing.T) {
+		for _, tt := range []struct {
+			name string
+			c    rooms.Criteria
+			want string
+		}{
+			{"zero age", rooms.Criteria{}, "--older-than must be positive"},
+			{"negative age", rooms.Criteria{OlderThan: -24 * time.Hour}, "--older-than must be positive"},
+			{"bad regexp", rooms.Criteria{OlderThan: time.Hour, Pattern: "event-(["}, `--match "event-([" is not a valid regular expression`},
+			{"bad exclude", rooms.Criteria{OlderThan: time.Hour, Exclude: []string{"general"}}, `--exclude: invalid room ID "general"`},
+			{"bad alias exclude", rooms.Criteria{OlderThan: time.Hour, Exclude: []string{"#general"}}, `--exclude: invalid room alias "#general"`},
+		} {
+			before := ct.n.Load()
+			_, _, err := f.svc.PlanPurge(ctx, tt.c)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("%s: got %v, want an error containing %q", tt.name, err, tt.want)
+			}
+			if n := ct.n.Load() - before; n != 0 {
+				t.Errorf("%s: %d requests were sent for criteria that cannot be valid", tt.name, n)
+			}
+		}
+	})
+
+	t.Run("malformed IDs", func(t *testing.T) {
+		for _, id := range []string{"", "general", "!", "!abc:bad server", "#alias:" + bed.Synapse.ServerName, "!a/b:x.org"} {
+			before := ct.n.Load()
+			var ve *synapse.ValidationError
+			if _, _, err := f.svc.PlanDelete(ctx, rooms.DeleteRequest{RoomID: id}); !errors.As(err, &ve) {
+				t.Errorf("PlanDelete(%q) = %v, want a ValidationError", id, err)
+			}
+			if _, err := f.svc.PlanBlock(ctx, id, true); !errors.As(err, &ve) {
+				t.Errorf("PlanBlock(%q) = %v, want a ValidationError", id, err)
+			}
+			if _, err := f.svc.PlanPurgeHistory(ctx, rooms.PurgeHistoryRequest{RoomID: id, Before: time.Now()}); !errors.As(err, &ve) {
+				t.Errorf("PlanPurgeHistory(%q) = %v, want a ValidationError", id, err)
+			}
+			if n := ct.n.Load() - before; n != 0 {
+				t.Errorf("%q: %d HTTP requests were sent for a malformed ID", id, n)
+			}
+		}
+	})
+
+	t.Run("unknown room", func(t *testing.T) {
+		id := "!nosuchroom" + randHex(4) + ":" + bed.Synapse.ServerName
+		_, _, err := f.svc.PlanDelete(ctx, rooms.DeleteRequest{RoomID: id})
+		if !errors.Is(err, synapse.ErrNotFound) || !strings.Contains(err.Error(), id) || !strings.Contains(err.Error(), "rooms list") {
+			t.Errorf("PlanDelete of an unknown room = %v; want M_NOT_FOUND naming %s and hinting at rooms list", err, id)
+		}
+		_, err = f.svc.PlanPurgeHistory(ctx, rooms.PurgeHistoryRequest{RoomID: id, Before: time.Now()})
+		if !errors.Is(err, synapse.ErrNotFound) || !strings.Contains(err.Error(), id) {
+			t.Errorf("PlanPurgeHistory of an unknown room = %v; want M_NOT_FOUND naming it", err)
+		}
+	})
+
+	t.Run("not an admin", func(t *testing.T) {
+		room := seed(t, prefix("noadmin"), 1, nil)[0]
+		user, err := bed.Synapse.Register(ctx, "plain-"+randHex(3), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := newFixture(t)
+		g.svc.Synapse = bed.Synapse.Client().WithToken(user.AccessToken)
+		check := func(what string, err error) {
+			t.Helper()
+			if err == nil || !errors.Is(err, synapse.ErrForbidden) || !strings.Contains(err.Error(), "M_FORBIDDEN") ||
+				!strings.Contains(err.Error(), "is the token an admin's?") {
+				t.Errorf("%s with a non-admin token = %v; want M_FORBIDDEN and the admin hint", what, err)
+			}
+			if err != nil && strings.Contains(err.Error(), user.AccessToken.Reveal()) {
+				t.Errorf("%s: the error shows the token", what)
+			}
+		}
+		_, _, err = g.svc.PlanDelete(ctx, rooms.DeleteRequest{RoomID: room})
+		check("PlanDelete", err)
+		_, _, err = g.svc.PlanPurge(ctx, rooms.Criteria{OlderThan: time.Hour})
+		check("PlanPurge", err)
+		_, err = g.svc.PlanBlock(ctx, room, true)
+		check("PlanBlock", err)
+		if !roomExists(t, room) {
+			t.Error("room gone")
+		}
+	})
+}

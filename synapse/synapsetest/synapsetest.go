@@ -123,6 +123,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s := &Server{ServerName: opts.ServerName, python: filepath.Join(venv, "bin", "python"), timeout: opts.StartTimeout}
 	if opts.Dir == "" {
+		removeStale()
 		d, err := os.MkdirTemp("", "synops-synapse-")
 		if err != nil {
 			return nil, err
@@ -420,4 +421,22 @@ func randHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// removeStale deletes directories left by a test binary that was killed
+// before it could clean up: their Synapse is no longer running.
+func removeStale() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "synops-synapse-*"))
+	for _, d := range dirs {
+		st, err := os.Stat(d)
+		if err != nil || time.Since(st.ModTime()) < time.Minute {
+			continue // being set up by a test running right now
+		}
+		if b, err := os.ReadFile(filepath.Join(d, "homeserver.pid")); err == nil {
+			if pid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pid > 0 && syscall.Kill(pid, 0) == nil {
+				continue
+			}
+		}
+		_ = os.RemoveAll(d)
+	}
 }

@@ -188,19 +188,11 @@ func (p *HealthPane) Update(msg tea.Msg) tea.Cmd {
 		return cmd
 	}
 	k := p.c.Keys
+	if d, ok := navDelta(km, k, len(p.rows), p.listHeight()); ok {
+		p.move(d)
+		return nil
+	}
 	switch {
-	case key.Matches(km, k.Up):
-		p.move(-1)
-	case key.Matches(km, k.Down):
-		p.move(1)
-	case key.Matches(km, k.PageUp):
-		p.move(-p.listHeight())
-	case key.Matches(km, k.PageDown):
-		p.move(p.listHeight())
-	case key.Matches(km, k.Top):
-		p.move(-len(p.rows))
-	case key.Matches(km, k.Bottom):
-		p.move(len(p.rows))
 	case key.Matches(km, p.keys.Filter):
 		return p.filter.Open()
 	case key.Matches(km, k.Back):

@@ -362,19 +362,11 @@ func (p *RoomsPane) key(km tea.KeyPressMsg) tea.Cmd {
 	if p.detail != nil {
 		return nil
 	}
+	if d, ok := navDelta(km, k, len(p.view), p.listHeight()); ok {
+		p.move(d)
+		return nil
+	}
 	switch {
-	case key.Matches(km, k.Up):
-		p.move(-1)
-	case key.Matches(km, k.Down):
-		p.move(1)
-	case key.Matches(km, k.PageUp):
-		p.move(-p.listHeight())
-	case key.Matches(km, k.PageDown):
-		p.move(p.listHeight())
-	case key.Matches(km, k.Top):
-		p.move(-len(p.view))
-	case key.Matches(km, k.Bottom):
-		p.move(len(p.view))
 	case key.Matches(km, p.keys.Open):
 		return p.open(target)
 	case key.Matches(km, p.keys.Filter):

@@ -3,6 +3,7 @@ package tui
 import (
 	"strings"
 
+	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
@@ -104,3 +105,23 @@ func (f *filterBox) Shown() bool { return f.active || f.input.Value() != "" }
 func (f *filterBox) View() string { return f.input.View() }
 
 func (f *filterBox) SetWidth(w int) { f.input.SetWidth(min(max(w/2, 10), 40)) }
+
+// navDelta turns a list navigation key into a cursor move over n rows with
+// pages of page rows; ok is false for any other key.
+func navDelta(km tea.KeyPressMsg, k *KeyMap, n, page int) (d int, ok bool) {
+	switch {
+	case key.Matches(km, k.Up):
+		return -1, true
+	case key.Matches(km, k.Down):
+		return 1, true
+	case key.Matches(km, k.PageUp):
+		return -page, true
+	case key.Matches(km, k.PageDown):
+		return page, true
+	case key.Matches(km, k.Top):
+		return -n, true
+	case key.Matches(km, k.Bottom):
+		return n, true
+	}
+	return 0, false
+}

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -18,6 +19,7 @@ type ConfirmRequest struct {
 	Target      string   // what the operator must type: the room ID, user ID, server name
 	Risk        string   // "destructive", "irreversible"
 	Impact      []string // the plan's impact lines
+	Warning     string   // shown above the impact, never cut (a missing backup)
 	// Tag routes the answer back to whoever asked.
 	Tag string
 }
@@ -41,11 +43,12 @@ const (
 // Confirm is the typed confirmation dialog. Cancel is the default: Esc
 // cancels, Enter on the input does nothing until the text equals Target.
 type Confirm struct {
-	c     *Common
-	req   ConfirmRequest
-	input textinput.Model
-	focus confirmFocus
-	width int
+	c      *Common
+	req    ConfirmRequest
+	input  textinput.Model
+	focus  confirmFocus
+	width  int
+	height int
 }
 
 // NewConfirm opens a dialog for req.
@@ -54,15 +57,16 @@ func NewConfirm(c *Common, req ConfirmRequest) *Confirm {
 	in.Placeholder = "type " + req.Target
 	in.CharLimit = 512
 	in.Focus()
-	return &Confirm{c: c, req: req, input: in, width: 72}
+	return &Confirm{c: c, req: req, input: in, width: 72, height: 40}
 }
 
 // Matches reports whether the typed text equals the target exactly.
 func (d *Confirm) Matches() bool { return d.input.Value() == d.req.Target }
 
-// SetWidth fits the dialog to the screen.
-func (d *Confirm) SetWidth(w int) {
+// SetSize fits the dialog to the area it is drawn in.
+func (d *Confirm) SetSize(w, h int) {
 	d.width = min(max(w-4, 30), 90)
+	d.height = h
 	d.input.SetWidth(d.width - 12)
 }
 
@@ -113,45 +117,79 @@ func (d *Confirm) Update(msg tea.Msg) (tea.Cmd, bool) {
 	return nil, false
 }
 
-// View draws the dialog box.
+// View draws the dialog box. Impact lines are cut to one line each and, when
+// the screen is short, to as many as fit: the input and the buttons always show.
 func (d *Confirm) View() string {
 	s := d.c.Styles
-	var b strings.Builder
-	b.WriteString(s.DialogTitle.Render(d.req.Title))
+	inner := d.width - 4 // border and horizontal padding
+	line := func(t string) string { return cell(t, inner) }
+	var top []string
+	title := s.DialogTitle.Render(d.req.Title)
 	if d.req.Risk != "" {
-		b.WriteString(s.Muted.Render("  (" + d.req.Risk + ")"))
+		title += s.Muted.Render("  (" + d.req.Risk + ")")
 	}
-	b.WriteString("\n\n")
 	env := s.BadgeEnv.Render(d.req.Environment)
 	if d.req.Production {
 		env = s.BadgeProd.Render(strings.ToUpper(d.req.Environment))
 	}
-	b.WriteString("Server  " + d.req.Server + "  " + env + "\n")
-	b.WriteString("Target  " + d.req.Target + "\n")
-	if len(d.req.Impact) > 0 {
-		b.WriteString("\n")
-		for _, l := range d.req.Impact {
-			b.WriteString("  • " + l + "\n")
+	top = append(top, title, "Server  "+d.req.Server+"  "+env, line("Target  "+d.req.Target))
+	if d.req.Warning != "" {
+		for _, w := range wrap(d.req.Warning, inner) {
+			top = append(top, s.Crit.Render(w))
 		}
 	}
-	b.WriteString("\nType the target to confirm:\n")
-	b.WriteString(s.Input.Width(d.width - 6).Render(d.input.View()))
-	b.WriteString("\n\n")
 	cancel, confirm := s.Button, s.Button
 	if d.focus == focusCancel || d.focus == focusInput {
 		cancel = s.ButtonActive
 	}
-	if d.Matches() {
+	if d.Matches() && d.focus != focusCancel {
 		confirm = s.ButtonDanger
-		if d.focus == focusCancel {
-			confirm = s.Button
-		}
 	}
-	b.WriteString(lipgloss.JoinHorizontal(lipgloss.Top, cancel.Render("Cancel"), "  ", confirm.Render(d.req.Title)))
-	b.WriteString("\n" + s.Muted.Render("esc cancel · tab move · enter confirms only when the target matches"))
+	bottom := []string{
+		"Type the target to confirm:",
+		s.Input.Width(inner).Render(d.input.View()),
+		lipgloss.JoinHorizontal(lipgloss.Top, cancel.Render("Cancel"), "  ", confirm.Render(d.req.Title)),
+		s.Muted.Render(line("esc cancel · tab move · enter confirms only when the target matches")),
+	}
+	// Room for the impact: the height less the border, the fixed parts and
+	// the two blank lines around the impact.
+	room := d.height - 2 - len(top) - (len(bottom) + 2) - 2
+	impact := make([]string, 0, len(d.req.Impact))
+	for i, l := range d.req.Impact {
+		if len(impact) == room-1 && i < len(d.req.Impact)-1 {
+			impact = append(impact, s.Muted.Render(fmt.Sprintf("  … and %d more", len(d.req.Impact)-i)))
+			break
+		}
+		if len(impact) >= room {
+			break
+		}
+		impact = append(impact, line("  • "+l))
+	}
+	parts := append(top, "")
+	if len(impact) > 0 {
+		parts = append(append(parts, impact...), "")
+	}
+	parts = append(parts, bottom...)
 	box := s.Dialog
 	if d.req.Production {
 		box = s.DialogDanger
 	}
-	return box.Width(d.width).Render(b.String())
+	return box.Width(d.width).Render(strings.Join(parts, "\n"))
+}
+
+// wrap breaks s into lines of at most w cells at spaces.
+func wrap(s string, w int) []string {
+	var out []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		if line != "" && lipgloss.Width(line)+1+lipgloss.Width(word) > w {
+			out = append(out, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += word
+	}
+	return append(out, line)
 }

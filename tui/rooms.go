@@ -520,7 +520,7 @@ func (p *RoomsPane) planned(msg roomPlanMsg) tea.Cmd {
 		if msg.backupOK {
 			req.Impact = append(req.Impact, "backup: "+msg.note)
 		} else {
-			req.Impact = append(req.Impact, "⚠ "+msg.note+": type the target followed by \""+withoutBackup+"\" to accept losing this data")
+			req.Warning = "⚠ " + msg.note + ": type the target followed by \"" + withoutBackup + "\" to accept losing this data"
 			req.Target = pl.Target + withoutBackup
 		}
 	}

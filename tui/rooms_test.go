@@ -160,3 +160,25 @@ func BenchmarkRoomsFilter100k(b *testing.B) {
 		_ = m.View()
 	}
 }
+
+// At 80x24 a long plan is cut, but the input and the buttons always show.
+func TestConfirmFits80x24(t *testing.T) {
+	m, _ := roomsRoot(t, false, 10, 80, 24)
+	s := send(m)
+	p := ops.NewPlan("rooms.delete", "!CyuFkCjX2L3OI27H7RW7jI_jxb7rmLcZrRRhdIValAQ", "sandbox.local", "development", fixedNow)
+	for i := 0; i < 12; i++ {
+		p.Impact = append(p.Impact, fmt.Sprintf("impact line %d that is fairly long and would wrap on a narrow terminal if it were allowed to", i))
+	}
+	p.Steps = []ops.Step{{Title: "purge the room", Risk: ops.Irreversible}}
+	p.LosesData = true
+	for _, msg := range runCmd(s(roomPlanMsg{action: "delete", plan: p, note: "no verified backup exists"})) {
+		s(msg)
+	}
+	got := screen(m)
+	golden(t, filepath.Join("testdata", "confirm_80x24.golden"), got)
+	for _, want := range []string{"Type the target to confirm", "Cancel", "no verified backup exists", "… and"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("80x24 dialog lacks %q:\n%s", want, got)
+		}
+	}
+}

@@ -87,7 +87,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return m.panes[m.active].Update(keyPress(k))
 	case OpenConfirmMsg:
 		m.confirm = NewConfirm(m.c, msg.Request)
-		m.confirm.SetWidth(m.width)
+		m.confirm.SetSize(m.width, m.bodyHeight())
 		return nil
 	case ToastMsg:
 		m.toast, m.toastID = msg, m.toastID+1
@@ -221,7 +221,7 @@ func (m *Model) layout() {
 	}
 	m.help.SetWidth(m.width)
 	if m.confirm != nil {
-		m.confirm.SetWidth(m.width)
+		m.confirm.SetSize(m.width, m.bodyHeight())
 	}
 }
 

@@ -82,7 +82,7 @@ func NewStyles(isDark bool) *Styles {
 	s.Warn = lipgloss.NewStyle().Foreground(yellow)
 	s.Crit = lipgloss.NewStyle().Foreground(red).Bold(true)
 	s.Unknown = lipgloss.NewStyle().Foreground(muted)
-	s.Dialog = lipgloss.NewStyle().Border(lipgloss.RoundedBorder()).BorderForeground(accent).Padding(1, 2)
+	s.Dialog = lipgloss.NewStyle().Border(lipgloss.RoundedBorder()).BorderForeground(accent).Padding(0, 1)
 	s.DialogDanger = s.Dialog.BorderForeground(red)
 	s.DialogTitle = lipgloss.NewStyle().Bold(true).Foreground(red)
 	s.Button = lipgloss.NewStyle().Padding(0, 2).Foreground(muted)

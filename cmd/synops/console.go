@@ -79,6 +79,9 @@ func runConsole(ctx context.Context, a *app) error {
 	if re, err := a.roomService(ctx, r); err == nil {
 		defer re.close()
 		panes = append(panes, tui.NewRoomsPane(c, re.svc))
+		if n := len(re.svc.Journal.Unfinished()); n > 0 {
+			c.Notice = fmt.Sprintf("%d room deletions were interrupted; any synops rooms purge run lists and finishes them", n)
+		}
 	} else {
 		logger.Warn("rooms pane disabled", "reason", err)
 		c.Notice = "no Rooms pane: " + err.Error()

@@ -178,17 +178,9 @@ func TestSharedSecretRegistrationErrors(t *testing.T) {
 	}
 }
 
-// countingTransport counts requests that reach the network.
-type countingTransport struct{ n atomic.Int32 }
-
-func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	c.n.Add(1)
-	return http.DefaultTransport.RoundTrip(r)
-}
-
 func TestMalformedIDsSendNothing(t *testing.T) {
 	ctx := ctxT(t)
-	tr := &countingTransport{}
+	tr := &synapsetest.CountingTransport{}
 	c := bed.Synapse.Client(synapse.WithHTTPClient(&http.Client{Transport: tr}))
 	for _, id := range []string{"", "bob", "@bob", "@:example.org", "@bo b:example.org", "!room:example.org",
 		"@bob:exa mple.org", "@bob:example.org:99999999", "@bob:[::1", "@bob:example.org/../x"} {
@@ -198,11 +190,11 @@ func TestMalformedIDsSendNothing(t *testing.T) {
 			t.Errorf("User(%q): got %v, want a ValidationError", id, err)
 		}
 	}
-	if n := tr.n.Load(); n != 0 {
+	if n := tr.Count(); n != 0 {
 		t.Errorf("got %d requests sent for malformed IDs, want 0", n)
 	}
-	if _, err := c.User(ctx, bed.Synapse.AdminUserID); err != nil || tr.n.Load() != 1 {
-		t.Errorf("a valid ID: got err %v after %d requests, want 1 request", err, tr.n.Load())
+	if _, err := c.User(ctx, bed.Synapse.AdminUserID); err != nil || tr.Count() != 1 {
+		t.Errorf("a valid ID: got err %v after %d requests, want 1 request", err, tr.Count())
 	}
 }
 

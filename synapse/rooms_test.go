@@ -446,7 +446,7 @@ func TestRoomsUnknownRoom(t *testing.T) {
 
 func TestRoomsMalformedSendNothing(t *testing.T) {
 	ctx := ctxT(t)
-	tr := &countingTransport{}
+	tr := &synapsetest.CountingTransport{}
 	c := bed.Synapse.Client(synapse.WithHTTPClient(&http.Client{Transport: tr}))
 	for _, id := range []string{"room", "#alias:x", "!a/b:x", "", "!:x", "!a b:x"} {
 		calls := map[string]func() error{
@@ -516,7 +516,7 @@ func TestRoomsMalformedSendNothing(t *testing.T) {
 		!strings.Contains(err.Error(), "joined_members") {
 		t.Errorf("a bad order_by should list the allowed ones: %v", err)
 	}
-	if n := tr.n.Load(); n != 0 {
+	if n := tr.Count(); n != 0 {
 		t.Errorf("got %d requests sent for malformed input, want 0", n)
 	}
 }

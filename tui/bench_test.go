@@ -35,6 +35,11 @@ func BenchmarkHealthUpdateView(b *testing.B) {
 // BenchmarkHealthKeypress is a cursor move and a redraw.
 func BenchmarkHealthKeypress(b *testing.B) {
 	m, _ := newRoot(nil, false, 160, 48)
+	benchUpDown(b, m)
+}
+
+// benchUpDown measures one cursor move (down, then up) and a redraw.
+func benchUpDown(b *testing.B, m *Model) {
 	down, up := press("j"), press("k")
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {

@@ -740,7 +740,7 @@ func (p *RoomsPane) rowCells(r synapse.Room, w [numCols]int, now time.Time) []st
 	}
 	size := ""
 	if n, ok := p.sizes[r.RoomID]; ok {
-		size = shortBytes(n)
+		size = text.Bytes(n)
 	}
 	name := r.Name
 	if r.RoomType == "m.space" {
@@ -756,18 +756,6 @@ func (p *RoomsPane) rowCells(r synapse.Room, w [numCols]int, now time.Time) []st
 		cell(fmt.Sprint(r.StateEvents), w[colState]),
 		cell(size, w[colSize]),
 	}
-}
-
-func shortBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1fG", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1fM", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.0fK", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%dB", n)
 }
 
 func (p *RoomsPane) detailView() string {

@@ -133,16 +133,7 @@ func TestRoomsGolden(t *testing.T) {
 // BenchmarkRoomsKeypress100k is one cursor move and a redraw with 100k rooms.
 func BenchmarkRoomsKeypress100k(b *testing.B) {
 	m, _ := roomsRoot(b, false, 100000, 160, 48)
-	down, up := press("j"), press("k")
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		if i%2 == 0 {
-			m.Update(down)
-		} else {
-			m.Update(up)
-		}
-		_ = m.View()
-	}
+	benchUpDown(b, m)
 }
 
 // BenchmarkRoomsFilter100k is one filter keystroke over 100k rooms.

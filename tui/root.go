@@ -248,9 +248,10 @@ func (m *Model) View() tea.View {
 	case m.palette != nil:
 		body = lipgloss.Place(m.width, bh, lipgloss.Center, lipgloss.Top, m.palette.View(m.width))
 	case m.showHelp:
-		m.help.ShowAll = true
+		full := m.help
+		full.ShowAll = true
 		body = lipgloss.Place(m.width, bh, lipgloss.Left, lipgloss.Top,
-			m.c.Styles.Title.Render("Keys — "+m.panes[m.active].Title())+"\n\n"+m.help.View(m.keyMap())+
+			m.c.Styles.Title.Render("Keys — "+m.panes[m.active].Title())+"\n\n"+full.View(m.keyMap())+
 				"\n\n"+m.c.Styles.Muted.Render("press ? or esc to close"))
 	}
 	body = fit(body, m.width, bh)
@@ -325,7 +326,6 @@ func (m *Model) toastLine() string {
 		}
 		return fit(st.Render(text.Clean(m.toast.Text)), m.width, 1)
 	}
-	m.help.ShowAll = false
 	return fit(m.help.View(m.keyMap()), m.width, 1)
 }
 

@@ -5,11 +5,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/charmbracelet/x/term"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/pflag"
 
 	"synops/ops"
 	"synops/ops/audit"
@@ -27,10 +29,7 @@ type changeFlags struct {
 	withoutBackup bool
 }
 
-func (a *app) addChangeFlags(fs interface {
-	BoolVar(*bool, string, bool, string)
-	StringVar(*string, string, string, string)
-}, c *changeFlags) {
+func (a *app) addChangeFlags(fs *pflag.FlagSet, c *changeFlags) {
 	fs.BoolVar(&c.yes, "yes", false, "run without asking (scripts, cron); needs --confirm")
 	fs.StringVar(&c.confirm, "confirm", "", "the approval phrase the plan asks for (the room ID, or the server name for a purge)")
 	fs.BoolVar(&c.withoutBackup, "without-backup", false, "accept losing data with no fresh verified backup")
@@ -92,15 +91,6 @@ func (a *app) approve(ctx context.Context, g *ops.Guard, p *ops.Plan, c changeFl
 	return ap, nil
 }
 
-// env for the state directory (audit log, journals).
-func stateDir(getenv env) (string, error) {
-	path, err := audit.DefaultPath(getenv)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSuffix(path, "/audit.log"), nil
-}
-
 // roomsEnv is a room service and what must be closed after it.
 type roomsEnv struct {
 	svc   *rooms.Service
@@ -126,8 +116,11 @@ func (a *app) roomService(ctx context.Context, r *config.Resolved) (*roomsEnv, e
 	if err != nil {
 		return nil, err
 	}
-	dir, _ := stateDir(a.getenv)
-	journal, err := rooms.OpenJournal(dir + "/rooms-journal.json")
+	dir, err := audit.StateDir(a.getenv)
+	if err != nil {
+		return nil, err
+	}
+	journal, err := rooms.OpenJournal(filepath.Join(dir, "rooms-journal.json"))
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/term"
 
+	"synops/ops/audit"
 	"synops/ops/config"
 	"synops/ops/diagnose"
 	"synops/ops/health"
@@ -127,17 +128,12 @@ func healthConfig(r *config.Resolved, client *synapse.Client) health.Config {
 	return cfg
 }
 
-// openDebugLog opens $XDG_STATE_HOME/synops/synops.log (0600) for slog.
+// openDebugLog opens synops.log (0600) in the state directory for slog.
 func openDebugLog(getenv env) (*slog.Logger, func(), error) {
-	dir := getenv("XDG_STATE_HOME")
-	if dir == "" {
-		home := getenv("HOME")
-		if home == "" {
-			return nil, nil, errors.New("neither XDG_STATE_HOME nor HOME is set: cannot place the debug log")
-		}
-		dir = filepath.Join(home, ".local", "state")
+	dir, err := audit.StateDir(getenv)
+	if err != nil {
+		return nil, nil, err
 	}
-	dir = filepath.Join(dir, "synops")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("create state directory: %w", err)
 	}

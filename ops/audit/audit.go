@@ -40,17 +40,25 @@ type Log struct {
 	now      func() time.Time
 }
 
-// DefaultPath is $XDG_STATE_HOME/synops/audit.log (~/.local/state/... without it).
-func DefaultPath(getenv func(string) string) (string, error) {
+// StateDir is synops' state directory: $XDG_STATE_HOME/synops, or
+// ~/.local/state/synops without it. The audit log, the debug log and the
+// room journal live there.
+func StateDir(getenv func(string) string) (string, error) {
 	dir := getenv("XDG_STATE_HOME")
 	if dir == "" {
 		home := getenv("HOME")
 		if home == "" {
-			return "", errors.New("audit log: neither XDG_STATE_HOME nor HOME is set")
+			return "", errors.New("neither XDG_STATE_HOME nor HOME is set: nowhere to keep the audit log")
 		}
 		dir = filepath.Join(home, ".local", "state")
 	}
-	return filepath.Join(dir, "synops", "audit.log"), nil
+	return filepath.Join(dir, "synops"), nil
+}
+
+// DefaultPath is the audit log in StateDir.
+func DefaultPath(getenv func(string) string) (string, error) {
+	dir, err := StateDir(getenv)
+	return filepath.Join(dir, "audit.log"), err
 }
 
 // Open prepares the log at path, creating it 0600 (and its directory 0700).

@@ -298,13 +298,13 @@ func judgeUsage(name string, u usage) Finding {
 	}
 	memPct := 0.0
 	if u.hasMem {
-		s := "Synapse uses " + humanBytes(u.mem)
+		s := "Synapse uses " + text.Bytes(int64(u.mem))
 		if u.processes > 1 {
 			s += fmt.Sprintf(" across %d processes", u.processes)
 		}
 		if u.limit > 0 {
 			memPct = float64(u.mem) / float64(u.limit) * 100
-			s += fmt.Sprintf(" (%.0f%% of %s %s)", memPct, humanBytes(u.limit), u.limitWhat)
+			s += fmt.Sprintf(" (%.0f%% of %s %s)", memPct, text.Bytes(int64(u.limit)), u.limitWhat)
 		}
 		parts = append(parts, s)
 	}
@@ -1002,19 +1002,6 @@ func ms(d time.Duration) string {
 		return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000)
 	}
 	return fmt.Sprintf("%d ms", d.Milliseconds())
-}
-
-func humanBytes(b uint64) string {
-	const unit = 1024
-	if b < unit {
-		return fmt.Sprintf("%d B", b)
-	}
-	div, exp := uint64(unit), 0
-	for n := b / unit; n >= unit; n /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(b)/float64(div), "KMGTPE"[exp])
 }
 
 func list(items []string, n int) string {

@@ -303,7 +303,7 @@ printf 'MemoryCurrent=%d\nCPUUsageNSec=%d\nActiveState=active\nMainPID=4242\n' 3
 	d := bedDeps()
 	d.Services = config.Services{Kind: config.ServicesSystemd, SynapseUnit: "matrix-synapse"}
 	v := run(t, d, diagnose.HighMemory)
-	want(t, find(t, v, "CPU and memory"), health.OK, `^Synapse uses 300.0 MiB \(\d+% of [0-9.]+ GiB host memory\) and (4[0-9]|50)% of one CPU core \(systemctl show\)$`)
+	want(t, find(t, v, "CPU and memory"), health.OK, `^Synapse uses 300 MiB \(\d+% of [0-9.]+ GiB host memory\) and (4[0-9]|50)% of one CPU core \(systemctl show\)$`)
 
 	servicestest.Install(t, "systemctl", `printf 'MemoryCurrent=[not set]\nCPUUsageNSec=[not set]\nActiveState=failed\nMainPID=0\n'`)
 	v = run(t, d, diagnose.HighMemory)

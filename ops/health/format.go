@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"synops/ops/text"
 )
 
 // seconds formats a duration given in seconds: "6.2 s", "45 ms", "0.38 ms".
@@ -32,20 +34,6 @@ func age(s float64) string {
 		return seconds(s)
 	}
 	return (time.Duration(s) * time.Second).Round(time.Second).String()
-}
-
-// bytesIEC formats a size: "212 MiB", "1.2 GiB".
-func bytesIEC(b float64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
-	i := 0
-	for b >= 1024 && i < len(units)-1 {
-		b /= 1024
-		i++
-	}
-	if i == 0 || b >= 10 {
-		return fmt.Sprintf("%.0f %s", b, units[i])
-	}
-	return fmt.Sprintf("%.1f %s", b, units[i])
 }
 
 // count formats a gauge or counter reading that is a whole number.
@@ -87,3 +75,6 @@ func shownURL(s string) string {
 	}
 	return u.Redacted()
 }
+
+// bytesIEC formats a size reading: "212 MiB", "1.2 GiB".
+func bytesIEC(b float64) string { return text.Bytes(int64(b)) }

@@ -90,12 +90,15 @@ func randID() string {
 // writes to the access log as they are) reaches the real Synapse.
 func TestFollowSynapseLog(t *testing.T) {
 	f := follow(t, logs.Source{File: bed.Synapse.LogPath}, logs.Options{Backlog: 5})
+	// Synapse keeps writing, so lines logged after the backlog was read may
+	// join the first batch: only its presence is checked here (the exact
+	// backlog size is TestFileBacklogAndFollow's, on a quiet file).
 	first, err := f.Next(ctxT(t, 5*time.Second), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(first) == 0 || len(first) > 5 {
-		t.Errorf("got %d backlog lines, want 1..5", len(first))
+	if len(first) == 0 {
+		t.Error("got no backlog lines from Synapse's log")
 	}
 
 	marker := "synops-probe-" + randID()

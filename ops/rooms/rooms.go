@@ -194,7 +194,7 @@ func (im *Impact) Lines(now time.Time) []string {
 	out = append(out, fmt.Sprintf("%d joined members: %d local, %d remote", len(im.LocalMembers)+len(im.RemoteMembers), len(im.LocalMembers), len(im.RemoteMembers)))
 	size := fmt.Sprintf("%d state events", d.StateEvents)
 	if im.SizeBytes >= 0 {
-		size += fmt.Sprintf(", about %s in the database", bytesText(im.SizeBytes))
+		size += fmt.Sprintf(", about %s in the database", text.Bytes(im.SizeBytes))
 	}
 	out = append(out, size)
 	if len(im.Refs) > 0 {
@@ -238,19 +238,6 @@ func Age(d time.Duration) string {
 		return fmt.Sprintf("%dh", int(d.Hours()))
 	}
 	return fmt.Sprintf("%dd", int(d.Hours()/24))
-}
-
-func bytesText(n int64) string {
-	const k = 1024
-	switch {
-	case n >= k*k*k:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(k*k*k))
-	case n >= k*k:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(k*k))
-	case n >= k:
-		return fmt.Sprintf("%.0f KiB", float64(n)/k)
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 // CreatedTimes returns the creation time of each room: one query on Synapse's

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -358,17 +357,9 @@ func TestPurgeHistory(t *testing.T) {
 	}
 }
 
-// countingTransport counts the requests that reach the network.
-type countingTransport struct{ n atomic.Int64 }
-
-func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	c.n.Add(1)
-	return http.DefaultTransport.RoundTrip(r)
-}
-
 func TestRoomBadInput(t *testing.T) {
 	ctx := ctxT(t)
-	ct := &countingTransport{}
+	ct := &synapsetest.CountingTransport{}
 	f := newFixture(t, synapse.WithHTTPClient(&http.Client{Transport: ct}))
 
 	t.Run("criteria", func(t *testing.T) {
@@ -383,12 +374,12 @@ func TestRoomBadInput(t *testing.T) {
 			{"bad exclude", rooms.Criteria{OlderThan: time.Hour, Exclude: []string{"general"}}, `--exclude: invalid room ID "general"`},
 			{"bad alias exclude", rooms.Criteria{OlderThan: time.Hour, Exclude: []string{"#general"}}, `--exclude: invalid room alias "#general"`},
 		} {
-			before := ct.n.Load()
+			before := ct.Count()
 			_, _, err := f.svc.PlanPurge(ctx, tt.c)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("%s: got %v, want an error containing %q", tt.name, err, tt.want)
 			}
-			if n := ct.n.Load() - before; n != 0 {
+			if n := ct.Count() - before; n != 0 {
 				t.Errorf("%s: %d requests were sent for criteria that cannot be valid", tt.name, n)
 			}
 		}
@@ -396,7 +387,7 @@ func TestRoomBadInput(t *testing.T) {
 
 	t.Run("malformed IDs", func(t *testing.T) {
 		for _, id := range []string{"", "general", "!", "!abc:bad server", "#alias:" + bed.Synapse.ServerName, "!a/b:x.org"} {
-			before := ct.n.Load()
+			before := ct.Count()
 			var ve *synapse.ValidationError
 			if _, _, err := f.svc.PlanDelete(ctx, rooms.DeleteRequest{RoomID: id}); !errors.As(err, &ve) {
 				t.Errorf("PlanDelete(%q) = %v, want a ValidationError", id, err)
@@ -407,7 +398,7 @@ func TestRoomBadInput(t *testing.T) {
 			if _, err := f.svc.PlanPurgeHistory(ctx, rooms.PurgeHistoryRequest{RoomID: id, Before: time.Now()}); !errors.As(err, &ve) {
 				t.Errorf("PlanPurgeHistory(%q) = %v, want a ValidationError", id, err)
 			}
-			if n := ct.n.Load() - before; n != 0 {
+			if n := ct.Count() - before; n != 0 {
 				t.Errorf("%q: %d HTTP requests were sent for a malformed ID", id, n)
 			}
 		}

@@ -5,6 +5,7 @@
 package text
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/charmbracelet/x/ansi"
@@ -44,3 +45,17 @@ func isPlain(s string) bool {
 
 // Truncate cuts s to at most n terminal cells, ending with "…" when cut.
 func Truncate(s string, n int) string { return ansi.Truncate(s, n, "…") }
+
+// Bytes formats a size in binary units: "512 B", "3.4 MiB", "212 MiB", "1.2 GiB".
+func Bytes(n int64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
+	b, i := float64(n), 0
+	for b >= 1024 && i < len(units)-1 {
+		b /= 1024
+		i++
+	}
+	if i == 0 || b >= 10 {
+		return fmt.Sprintf("%.0f %s", b, units[i])
+	}
+	return fmt.Sprintf("%.1f %s", b, units[i])
+}

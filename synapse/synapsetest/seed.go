@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
@@ -208,3 +209,16 @@ func (s *Server) CountEvents(ctx context.Context, roomID, eventType string) (int
 		from = page.End
 	}
 }
+
+// CountingTransport counts the requests that reach the network, for tests
+// that check a malformed ID sends none.
+type CountingTransport struct{ n atomic.Int64 }
+
+// RoundTrip counts r and sends it with http.DefaultTransport.
+func (c *CountingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// Count is how many requests were sent.
+func (c *CountingTransport) Count() int64 { return c.n.Load() }

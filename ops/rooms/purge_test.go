@@ -2,6 +2,7 @@ package rooms_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"regexp"
 	"slices"
@@ -224,7 +225,8 @@ func othersThan(t *testing.T, ids []string) []string {
 //
 // The kill falls between Synapse's tasks, not inside one: requests of the
 // purge are held at the client's transport once 3 rooms are deleted, the
-// deletion Synapse is running is let finish, then Synapse is killed and the
+// requests already sent and the deletion Synapse is running are let finish,
+// then Synapse is killed and the
 // held requests go out to a dead port. (A task killed halfway holds
 // Synapse's purge lock for the room until the lock expires, about two
 // minutes later; synops just waits for it, which is too slow for a test.)
@@ -297,6 +299,7 @@ func TestRetentionPurgeSynapseDies(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("3 rooms were not deleted within a minute")
 	}
+	hold.waitIdle(t)
 	waitNoDeleteTasks(t)
 	killed := time.Now()
 	bed.Synapse.Kill()
@@ -405,10 +408,12 @@ func firstReason(rep *rooms.Report) string {
 	return ""
 }
 
-// holdTransport can hold every request until it is opened again.
+// holdTransport can hold every request until it is opened again, and tells
+// how many requests went past the gate and have not finished (body closed).
 type holdTransport struct {
-	mu   sync.Mutex
-	gate chan struct{} // nil: requests pass
+	mu       sync.Mutex
+	gate     chan struct{} // nil: requests pass
+	inFlight int
 }
 
 func (h *holdTransport) close() {
@@ -428,9 +433,37 @@ func (h *holdTransport) open() {
 	}
 }
 
+// waitIdle waits until no request that passed the gate is still under way,
+// so that a kill afterwards cannot cut one in half.
+func (h *holdTransport) waitIdle(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		h.mu.Lock()
+		n := h.inFlight
+		h.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests still under way after 30s", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (h *holdTransport) done() {
+	h.mu.Lock()
+	h.inFlight--
+	h.mu.Unlock()
+}
+
 func (h *holdTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	h.mu.Lock()
 	gate := h.gate
+	if gate == nil {
+		h.inFlight++
+	}
 	h.mu.Unlock()
 	if gate != nil {
 		select {
@@ -438,8 +471,28 @@ func (h *holdTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		case <-r.Context().Done():
 			return nil, r.Context().Err()
 		}
+		h.mu.Lock()
+		h.inFlight++
+		h.mu.Unlock()
 	}
-	return http.DefaultTransport.RoundTrip(r)
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err != nil {
+		h.done()
+		return nil, err
+	}
+	resp.Body = &doneBody{ReadCloser: resp.Body, done: sync.OnceFunc(h.done)}
+	return resp, nil
+}
+
+type doneBody struct {
+	io.ReadCloser
+	done func()
+}
+
+func (b *doneBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.done()
+	return err
 }
 
 // waitNoDeleteTasks waits until Synapse runs no room deletion and has none

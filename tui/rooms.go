@@ -30,14 +30,18 @@ type RoomsSource interface {
 	ApplyBlock(ctx context.Context, p *ops.Plan, a ops.Approval) error
 	PlanPurgeHistory(ctx context.Context, req rooms.PurgeHistoryRequest) (*ops.Plan, error)
 	ApplyPurgeHistory(ctx context.Context, p *ops.Plan, a ops.Approval, progress func(rooms.Progress)) error
+	Interrupted() []rooms.Entry
+	PlanPurge(ctx context.Context, c rooms.Criteria) (*ops.Plan, []rooms.Candidate, error)
+	ApplyPurge(ctx context.Context, p *ops.Plan, a ops.Approval, progress func(rooms.Progress)) (*rooms.Report, error)
 	BackupState(ctx context.Context, p *ops.Plan) (bool, string)
 }
 
 type roomsLoadedMsg struct {
-	gen   int
-	rooms []synapse.Room
-	err   error
-	at    time.Time
+	gen         int
+	rooms       []synapse.Room
+	interrupted int // deletions earlier runs left unfinished
+	err         error
+	at          time.Time
 }
 
 type roomExtrasMsg struct {
@@ -57,17 +61,20 @@ type roomPlanMsg struct {
 	plan     *ops.Plan
 	backupOK bool
 	note     string
+	nothing  string // the plan has nothing to do, and this says so
+	rooms    int    // rooms a "finish" plan covers
 	err      error
 }
 
 // roomJobEvent is one report from an operation running in the background.
 type roomJobEvent struct {
-	job     int
-	events  <-chan roomJobEvent
-	stage   string
-	done    bool
-	err     error
-	summary string
+	job      int
+	events   <-chan roomJobEvent
+	stage    string
+	progress float64 // 0..1, or -1 when unknown
+	done     bool
+	err      error
+	summary  string
 }
 
 // room table columns, in order; the sortable ones have a sort function.
@@ -86,7 +93,7 @@ const (
 var colTitles = [numCols]string{"Name", "Room", "Local/All", "Age", "Enc", "Pub", "State", "Size"}
 
 type roomsKeys struct {
-	Open, Delete, Block, Unblock, PurgeHistory, Sort, Reverse, Reload, Filter key.Binding
+	Open, Delete, Block, Unblock, PurgeHistory, Finish, Sort, Reverse, Reload, Filter key.Binding
 }
 
 // RoomsPane is the table of every room, with a detail view and the room
@@ -113,9 +120,10 @@ type RoomsPane struct {
 
 	filter filterBox
 
-	loading  bool
-	loadErr  string
-	loadedAt time.Time
+	loading     bool
+	loadErr     string
+	loadedAt    time.Time
+	interrupted int
 
 	detail *roomDetail
 
@@ -135,6 +143,7 @@ type pendingPlan struct {
 	action   string
 	plan     *ops.Plan
 	backupOK bool
+	rooms    int // how many rooms a "finish" plan covers
 }
 
 // NewRoomsPane builds the pane over src.
@@ -151,6 +160,7 @@ func NewRoomsPane(c *Common, src RoomsSource) *RoomsPane {
 			Block:        mut("b", "b", "block"),
 			Unblock:      mut("u", "u", "unblock"),
 			PurgeHistory: mut("P", "P", "purge history"),
+			Finish:       mut("F", "F", "finish interrupted deletions"),
 			Sort:         key.NewBinding(key.WithKeys("s"), key.WithHelp("s/S", "sort / reverse")),
 			Reverse:      key.NewBinding(key.WithKeys("S")),
 			Reload:       c.Keys.Refresh,
@@ -171,7 +181,7 @@ func (p *RoomsPane) load() tea.Cmd {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 		defer cancel()
 		rs, err := src.List(ctx)
-		return roomsLoadedMsg{gen: gen, rooms: rs, err: err, at: now()}
+		return roomsLoadedMsg{gen: gen, rooms: rs, interrupted: len(src.Interrupted()), err: err, at: now()}
 	}
 }
 
@@ -200,6 +210,7 @@ func (p *RoomsPane) Update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		p.loading = false
+		p.interrupted = msg.interrupted
 		if msg.err != nil {
 			p.loadErr = msg.err.Error()
 			return nil
@@ -358,6 +369,8 @@ func (p *RoomsPane) key(km tea.KeyPressMsg) tea.Cmd {
 		return p.plan("unblock", target)
 	case key.Matches(km, p.keys.PurgeHistory):
 		return p.askBefore(target)
+	case key.Matches(km, p.keys.Finish):
+		return p.plan("finish", "")
 	}
 	if p.detail != nil {
 		return nil
@@ -404,6 +417,8 @@ func (p *RoomsPane) action(a string) tea.Cmd {
 		return p.plan(a, p.target())
 	case "purge-history":
 		return p.askBefore(p.target())
+	case "finish":
+		return p.plan("finish", "")
 	}
 	return nil
 }
@@ -431,7 +446,7 @@ func (p *RoomsPane) open(id string) tea.Cmd {
 
 // plan asks the ops layer for a plan; the answer opens the confirm dialog.
 func (p *RoomsPane) plan(action, id string) tea.Cmd {
-	if id == "" {
+	if id == "" && action != "finish" {
 		return nil
 	}
 	if p.c.ReadOnly {
@@ -443,13 +458,21 @@ func (p *RoomsPane) plan(action, id string) tea.Cmd {
 		defer cancel()
 		var pl *ops.Plan
 		var err error
+		count := 0
 		switch action {
 		case "delete":
 			pl, _, err = src.PlanDelete(ctx, rooms.DeleteRequest{RoomID: id})
 		case "block", "unblock":
 			pl, err = src.PlanBlock(ctx, id, action == "block")
+		case "finish":
+			var picked []rooms.Candidate
+			pl, picked, err = src.PlanPurge(ctx, rooms.Criteria{Unfinished: true})
+			if err == nil && len(picked) == 0 {
+				return roomPlanMsg{action: action, nothing: "no interrupted deletions: nothing to finish"}
+			}
+			count = len(picked)
 		}
-		msg := roomPlanMsg{action: action, plan: pl, err: err}
+		msg := roomPlanMsg{action: action, plan: pl, rooms: count, err: err}
 		if err == nil {
 			msg.backupOK, msg.note = src.BackupState(ctx, pl)
 		}
@@ -503,9 +526,13 @@ func (p *RoomsPane) planned(msg roomPlanMsg) tea.Cmd {
 	if msg.err != nil {
 		return Toast(msg.action+": "+msg.err.Error(), true)
 	}
+	if msg.nothing != "" {
+		p.interrupted = 0 // another run finished them since the last listing
+		return Toast(msg.nothing, false)
+	}
 	pl := msg.plan
 	tag := "rooms:" + pl.ID
-	p.pending[tag] = pendingPlan{action: msg.action, plan: pl, backupOK: msg.backupOK}
+	p.pending[tag] = pendingPlan{action: msg.action, plan: pl, backupOK: msg.backupOK, rooms: msg.rooms}
 	req := ConfirmRequest{
 		Title: titleFor(msg.action), Server: pl.Server, Environment: pl.Environment,
 		Production: pl.Environment == "production", Target: pl.Target, Risk: pl.Risk().String(), Tag: tag,
@@ -535,6 +562,8 @@ func titleFor(action string) string {
 		return "Block room"
 	case "unblock":
 		return "Unblock room"
+	case "finish":
+		return "Finish interrupted deletions"
 	}
 	return "Purge room history"
 }
@@ -562,15 +591,24 @@ func (p *RoomsPane) confirmed(msg ConfirmResultMsg) tea.Cmd {
 		return Toast(err.Error(), true)
 	}
 	ap.WithoutBackup = waived
-	job := p.c.Jobs.Start(titleFor(pp.action) + " " + pp.plan.Target)
+	label := titleFor(pp.action) + " " + pp.plan.Target
+	if pp.action == "finish" {
+		label = titleFor(pp.action) + fmt.Sprintf(" (%d rooms)", pp.rooms)
+	}
+	job := p.c.Jobs.Start(label)
 	events := make(chan roomJobEvent, 16)
 	ctx, src, pl, action := p.c.Ctx, p.src, pp.plan, pp.action
 	start := func() tea.Msg {
 		go func() {
 			defer close(events)
 			progress := func(pr rooms.Progress) {
+				ev := roomJobEvent{job: job, events: events, stage: pr.Stage + " " + pr.Detail, progress: -1}
+				if pr.Total > 1 {
+					ev.stage = fmt.Sprintf("%d/%d: %s %s", pr.Done, pr.Total, pr.RoomID, pr.Stage)
+					ev.progress = float64(pr.Done) / float64(pr.Total)
+				}
 				select {
-				case events <- roomJobEvent{job: job, events: events, stage: pr.Stage + " " + pr.Detail}:
+				case events <- ev:
 				default: // the screen is behind; the next report will do
 				}
 			}
@@ -589,6 +627,13 @@ func (p *RoomsPane) confirmed(msg ConfirmResultMsg) tea.Cmd {
 			case "purge-history":
 				err = src.ApplyPurgeHistory(ctx, pl, ap, progress)
 				summary = "history purged"
+			case "finish":
+				var rep *rooms.Report
+				rep, err = src.ApplyPurge(ctx, pl, ap, progress)
+				if rep != nil {
+					summary = fmt.Sprintf("finished %d, pending %d, skipped %d, failed %d",
+						rep.Count("deleted"), rep.Count("pending"), rep.Count("skipped"), rep.Count("failed"))
+				}
 			}
 			events <- roomJobEvent{job: job, events: events, done: true, err: err, summary: summary}
 		}()
@@ -609,7 +654,7 @@ func waitJob(events <-chan roomJobEvent) tea.Cmd {
 
 func (p *RoomsPane) jobEvent(ev roomJobEvent) tea.Cmd {
 	if !ev.done {
-		p.c.Jobs.Apply(JobMsg{ID: ev.job, State: JobRunning, Progress: -1, Detail: strings.TrimSpace(ev.stage)})
+		p.c.Jobs.Apply(JobMsg{ID: ev.job, State: JobRunning, Progress: ev.progress, Detail: strings.TrimSpace(ev.stage)})
 		return waitJob(ev.events)
 	}
 	if ev.err != nil {
@@ -645,7 +690,8 @@ func (p *RoomsPane) Commands() []Command {
 			Command{Name: "rooms: delete the selected room", Action: "delete"},
 			Command{Name: "rooms: block the selected room", Action: "block"},
 			Command{Name: "rooms: unblock the selected room", Action: "unblock"},
-			Command{Name: "rooms: purge history of the selected room", Action: "purge-history"})
+			Command{Name: "rooms: purge history of the selected room", Action: "purge-history"},
+			Command{Name: "rooms: finish interrupted deletions", Action: "finish"})
 	}
 	return cmds
 }
@@ -660,7 +706,7 @@ func (p *RoomsPane) ShortHelp() []key.Binding {
 func (p *RoomsPane) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{p.keys.Open, p.keys.Filter, p.keys.Sort, p.keys.Reload},
-		{p.keys.Delete, p.keys.Block, p.keys.Unblock, p.keys.PurgeHistory},
+		{p.keys.Delete, p.keys.Block, p.keys.Unblock, p.keys.PurgeHistory, p.keys.Finish},
 	}
 }
 
@@ -688,6 +734,13 @@ func (p *RoomsPane) View() string {
 			header += s.Muted.Render(" · loading…")
 		} else if !p.loadedAt.IsZero() {
 			header += s.Muted.Render(" · listed " + p.loadedAt.Format("15:04:05"))
+		}
+		if p.interrupted > 0 {
+			note := fmt.Sprintf(" · interrupted deletions: %d", p.interrupted)
+			if !p.c.ReadOnly {
+				note += " (F finishes them)"
+			}
+			header += s.Warn.Render(note)
 		}
 	}
 	widths := p.columns()

@@ -173,3 +173,35 @@ func TestConfirmFits80x24(t *testing.T) {
 		}
 	}
 }
+
+// Interrupted deletions show in the header; F offers to finish them only
+// when changes are allowed, and a plan with nothing to do only says so.
+func TestRoomsInterruptedDeletions(t *testing.T) {
+	for _, ro := range []bool{false, true} {
+		m, rp := roomsRoot(t, ro, 10, 140, 30)
+		s := send(m)
+		rp.gen = 2
+		s(roomsLoadedMsg{gen: 2, rooms: syntheticRooms(10), interrupted: 2, at: fixedNow})
+		got := screen(m)
+		if !strings.Contains(got, "interrupted deletions: 2") {
+			t.Errorf("read-only=%v: header lacks the interrupted deletions:\n%s", ro, got)
+		}
+		if strings.Contains(got, "F finishes them") == ro {
+			t.Errorf("read-only=%v: header offers F = %v", ro, !ro)
+		}
+		if cmd := s(press("F")); (cmd != nil) == ro {
+			t.Errorf("read-only=%v: F produced a command = %v", ro, cmd != nil)
+		}
+	}
+	m, _ := roomsRoot(t, false, 10, 140, 30)
+	s := send(m)
+	for _, msg := range runCmd(s(roomPlanMsg{action: "finish", nothing: "no interrupted deletions: nothing to finish"})) {
+		s(msg)
+	}
+	if m.confirm != nil {
+		t.Error("an empty finish plan opened the confirm dialog")
+	}
+	if !strings.Contains(screen(m), "no interrupted deletions") {
+		t.Errorf("no toast for the empty plan:\n%s", screen(m))
+	}
+}

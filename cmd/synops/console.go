@@ -80,8 +80,11 @@ func runConsole(ctx context.Context, a *app) error {
 	if re, err := a.roomService(ctx, r); err == nil {
 		defer re.close()
 		panes = append(panes, tui.NewRoomsPane(c, re.svc))
-		if n := len(re.svc.Journal.Unfinished()); n > 0 {
-			c.Notice = fmt.Sprintf("%d room deletions were interrupted; any synops rooms purge run lists and finishes them", n)
+		if n := len(re.svc.Interrupted()); n > 0 {
+			c.Notice = fmt.Sprintf("interrupted room deletions: %d; F in Rooms (or synops rooms purge --unfinished --apply) finishes them", n)
+			if c.ReadOnly {
+				c.Notice = fmt.Sprintf("interrupted room deletions: %d; synops rooms purge --unfinished --apply finishes them (not in read-only mode)", n)
+			}
 		}
 	} else {
 		logger.Warn("rooms pane disabled", "reason", err)

@@ -207,3 +207,57 @@ func TestConsoleDeletesRoom(t *testing.T) {
 	}
 	tm.keys("q")
 }
+
+// TestConsoleFinishesInterruptedDeletion: a deletion an earlier run left in
+// the journal is announced at start and on the Rooms pane, and F finishes it
+// after the server name is typed.
+func TestConsoleFinishesInterruptedDeletion(t *testing.T) {
+	ctx := context.Background()
+	bin := buildBinary(t)
+	name := fmt.Sprintf("e2e-interrupted-%d", time.Now().UnixNano()%1e6)
+	id, err := bed.Synapse.CreateRoom(ctx, synapsetest.RoomSpec{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bed.WaitSettled(ctx, 90*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	deleteID, err := bed.Synapse.Client().DeleteRoom(ctx, id, synapse.DeleteRoomOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg, err := bed.WriteConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(dir, "state")
+	if err := os.MkdirAll(filepath.Join(state, "synops"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	journal := fmt.Sprintf(`[{"room_id": %q, "name": %q, "stage": "deleting", "delete_id": %q, "updated": %q}]`,
+		id, name, deleteID, time.Now().UTC().Format(time.RFC3339))
+	if err := os.WriteFile(filepath.Join(state, "synops", "rooms-journal.json"), []byte(journal), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tm := startTmux(t, 140, 40, []string{"SYNOPS_CONFIG=" + cfg, "HOME=" + dir, "XDG_STATE_HOME=" + state, "TERM=xterm-256color"}, bin)
+	tm.waitFor("the start notice", 20*time.Second, func(s string) bool { return strings.Contains(s, "interrupted room deletions: 1") })
+	tm.keys("2")
+	tm.waitFor("the rooms header", 20*time.Second, func(s string) bool { return strings.Contains(s, "interrupted deletions: 1 (F finishes them)") })
+	tm.keys("F")
+	tm.waitFor("the confirm dialog", 20*time.Second, func(s string) bool {
+		return strings.Contains(s, "Finish interrupted deletions") && strings.Contains(s, "Type the target")
+	})
+	tm.keys("-l", bed.Synapse.ServerName)
+	tm.keys("Enter")
+	tm.waitFor("the deletions to finish", 60*time.Second, func(s string) bool { return strings.Contains(s, "finished 1, pending 0") })
+	tm.waitFor("the header to clear", 20*time.Second, func(s string) bool { return !strings.Contains(s, "interrupted deletions") })
+	if _, err := bed.Synapse.Client().Room(ctx, id); !errors.Is(err, synapse.ErrNotFound) {
+		t.Errorf("room after finishing: got %v, want M_NOT_FOUND", err)
+	}
+	data, err := os.ReadFile(filepath.Join(state, "synops", "rooms-journal.json"))
+	if err != nil || !strings.Contains(string(data), `"stage": "done"`) {
+		t.Errorf("journal after finishing: %v\n%s", err, data)
+	}
+	tm.keys("q")
+}

@@ -265,13 +265,14 @@ func roomsPurgeHistory() roomChange {
 }
 
 func runRoomsPurge(ctx context.Context, a *app, args []string) error {
-	const usage = "rooms purge --older-than 30d [--inactive] [--empty-only] [--match REGEXP] [--exclude ROOM]... [--apply [--yes --confirm=SERVER_NAME] [--without-backup]] [--json]"
+	const usage = "rooms purge (--older-than 30d [--inactive] [--empty-only] [--match REGEXP] [--exclude ROOM]... | --unfinished) [--apply [--yes --confirm=SERVER_NAME] [--without-backup]] [--json]"
 	fs := a.flagSet("rooms purge")
 	older := fs.String("older-than", "", "select rooms created longer ago than this (30d, 12h)")
 	inactive := fs.Bool("inactive", false, "age by the newest event instead of creation")
 	emptyOnly := fs.Bool("empty-only", false, "only rooms with no joined members")
 	match := fs.String("match", "", "only rooms whose name or alias matches this regular expression")
 	exclude := fs.StringArray("exclude", nil, "a room ID or alias never to delete (repeatable)")
+	unfinished := fs.Bool("unfinished", false, "select no new rooms: only finish the deletions earlier runs left unfinished")
 	apply := fs.Bool("apply", false, "delete them (without it: print what would be deleted)")
 	asJSON := fs.Bool("json", false, "print the plan / the report as JSON")
 	var cf changeFlags
@@ -282,15 +283,22 @@ func runRoomsPurge(ctx context.Context, a *app, args []string) error {
 	if err := noArgs(fs.Args(), usage); err != nil {
 		return err
 	}
-	if *older == "" {
-		return usageError("--older-than is required, e.g. --older-than 30d (usage: synops %s)", usage)
-	}
-	age, err := config.ParseDuration(*older)
-	if err != nil {
-		return usageError("--older-than: %v", err)
-	}
-	if age <= 0 {
-		return usageError("--older-than must be more than 0, e.g. 30d")
+	crit := rooms.Criteria{Inactive: *inactive, EmptyOnly: *emptyOnly, Pattern: *match, Exclude: *exclude, Unfinished: *unfinished}
+	switch {
+	case *unfinished && (*older != "" || *inactive || *emptyOnly || *match != "" || len(*exclude) > 0):
+		return usageError("--unfinished selects no new rooms: leave out --older-than, --inactive, --empty-only, --match and --exclude")
+	case *unfinished:
+	case *older == "":
+		return usageError("--older-than is required, e.g. --older-than 30d, or --unfinished to finish interrupted deletions (usage: synops %s)", usage)
+	default:
+		age, err := config.ParseDuration(*older)
+		if err != nil {
+			return usageError("--older-than: %v", err)
+		}
+		if age <= 0 {
+			return usageError("--older-than must be more than 0, e.g. 30d")
+		}
+		crit.OlderThan = age
 	}
 	if *apply && !cf.yes && !a.interactive() {
 		return usageError("--apply without a terminal also needs --yes --confirm=<server name>, so cron cannot delete by accident")
@@ -300,7 +308,7 @@ func runRoomsPurge(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer re.close()
-	p, picked, err := re.svc.PlanPurge(ctx, rooms.Criteria{OlderThan: age, Inactive: *inactive, EmptyOnly: *emptyOnly, Pattern: *match, Exclude: *exclude})
+	p, picked, err := re.svc.PlanPurge(ctx, crit)
 	if err != nil {
 		return err
 	}
@@ -310,10 +318,18 @@ func runRoomsPurge(ctx context.Context, a *app, args []string) error {
 		}
 		a.printPlan(p, "")
 		a.printCandidates(picked)
-		fmt.Fprintln(a.stdout, "dry run: nothing was deleted (add --apply to delete these rooms)")
+		if *unfinished {
+			fmt.Fprintln(a.stdout, "dry run: nothing was changed (add --apply to finish these deletions)")
+		} else {
+			fmt.Fprintln(a.stdout, "dry run: nothing was deleted (add --apply to delete these rooms)")
+		}
 		return nil
 	}
 	if len(picked) == 0 {
+		if *unfinished {
+			fmt.Fprintln(a.stdout, "no unfinished deletions: nothing to do")
+			return nil
+		}
 		fmt.Fprintln(a.stdout, "no room matches: nothing to do")
 		return nil
 	}

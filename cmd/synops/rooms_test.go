@@ -219,6 +219,9 @@ func TestRoomsPurgeCLI(t *testing.T) {
 		{[]string{"rooms", "purge", "--older-than", "abc"}, 2, `invalid duration "abc"`},
 		{[]string{"rooms", "purge", "--older-than", "0d"}, 2, "--older-than must be more than 0"},
 		{[]string{"rooms", "purge", "--older-than", "30d", "--apply"}, 2, "--yes --confirm=<server name>"},
+		{[]string{"rooms", "purge", "--unfinished", "--older-than", "30d"}, 2, "--unfinished selects no new rooms"},
+		{[]string{"rooms", "purge", "--unfinished", "--match", "x"}, 2, "--unfinished selects no new rooms"},
+		{[]string{"rooms", "purge", "--unfinished", "--apply"}, 2, "--yes --confirm=<server name>"},
 		{[]string{"rooms", "purge", "--older-than", "30d", "--match", "(["}, 1, "not a valid regular expression"},
 		{[]string{"rooms", "purge", "--older-than", "30d", "--exclude", "general"}, 1, `invalid room ID "general"`},
 		{[]string{"rooms", "delete", "general"}, 2, "invalid room ID"},
@@ -338,5 +341,48 @@ func TestRoomsDeleteCLI(t *testing.T) {
 	}
 	if st, err := os.Stat(logPath); err != nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("audit log mode %v (%v), want 0600", st.Mode().Perm(), err)
+	}
+}
+
+// TestRoomsPurgeUnfinishedCLI: a deletion the console or an earlier run left
+// in the journal is listed by the dry run and finished by --apply, with the
+// server name as approval and no backup waiver (Synapse already runs it).
+func TestRoomsPurgeUnfinishedCLI(t *testing.T) {
+	ctx := roomsCtx(t)
+	env, state := roomsCLIEnv(t)
+	id, err := bed.Synapse.CreateRoom(ctx, synapsetest.RoomSpec{Name: "cli-unfinished"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bed.WaitSettled(ctx, 90*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	deleteID, err := bed.Synapse.Client().DeleteRoom(ctx, id, synapse.DeleteRoomOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	journal := fmt.Sprintf(`[{"room_id": %q, "name": "cli-unfinished", "stage": "deleting", "delete_id": %q, "updated": %q}]`,
+		id, deleteID, time.Now().UTC().Format(time.RFC3339))
+	if err := os.MkdirAll(filepath.Join(state, "synops"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(state, "synops", "rooms-journal.json"), []byte(journal), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	out, errs, code := cli(t, env, "rooms", "purge", "--unfinished")
+	if code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "unfinished: deleting") || !strings.Contains(out, "add --apply to finish") {
+		t.Errorf("dry run: exit %d, want the journal's room listed\n%s%s", code, out, errs)
+	}
+	out, errs, code = cli(t, env, "rooms", "purge", "--unfinished", "--apply", "--yes", "--confirm="+bed.Synapse.ServerName)
+	if code != 0 || !strings.Contains(out, "1 deleted, 0 pending") {
+		t.Fatalf("--unfinished --apply: exit %d\n%s%s", code, out, errs)
+	}
+	if cliRoomExists(t, id) {
+		t.Errorf("room %s still exists", id)
+	}
+	out, errs, code = cli(t, env, "rooms", "purge", "--unfinished", "--apply", "--yes", "--confirm="+bed.Synapse.ServerName)
+	if code != 0 || !strings.Contains(out, "no unfinished deletions") {
+		t.Errorf("second run: exit %d, want nothing to do\n%s%s", code, out, errs)
 	}
 }

@@ -18,16 +18,26 @@ import (
 
 // Criteria select rooms for the retention purge.
 type Criteria struct {
-	OlderThan time.Duration   `json:"older_than"` // > 0
-	Inactive  bool            `json:"inactive"`   // age by the newest event, not by creation
-	EmptyOnly bool            `json:"empty_only"` // only rooms nobody is joined to
-	Pattern   string          `json:"pattern"`    // regexp on name or canonical alias
-	Exclude   []string        `json:"exclude"`    // room IDs or aliases never to touch
-	pattern   *regexp.Regexp  `json:"-"`
-	exclude   map[string]bool `json:"-"`
+	OlderThan time.Duration `json:"older_than"` // > 0
+	Inactive  bool          `json:"inactive"`   // age by the newest event, not by creation
+	EmptyOnly bool          `json:"empty_only"` // only rooms nobody is joined to
+	Pattern   string        `json:"pattern"`    // regexp on name or canonical alias
+	Exclude   []string      `json:"exclude"`    // room IDs or aliases never to touch
+	// Unfinished selects no new room: only the deletions earlier runs (the
+	// CLI's or the console's) left unfinished in the journal.
+	Unfinished bool            `json:"unfinished,omitempty"`
+	pattern    *regexp.Regexp  `json:"-"`
+	exclude    map[string]bool `json:"-"`
 }
 
 func (c *Criteria) compile() error {
+	if c.Unfinished {
+		if c.OlderThan != 0 || c.Inactive || c.EmptyOnly || c.Pattern != "" || len(c.Exclude) > 0 {
+			return errors.New("--unfinished selects no new rooms: leave out --older-than, --inactive, --empty-only, --match and --exclude")
+		}
+		c.exclude = map[string]bool{}
+		return nil
+	}
 	if c.OlderThan <= 0 {
 		return fmt.Errorf("--older-than must be positive, got %s", c.OlderThan)
 	}
@@ -50,6 +60,9 @@ func (c *Criteria) compile() error {
 
 // Describe is the criteria in words.
 func (c Criteria) Describe() string {
+	if c.Unfinished {
+		return "deletions earlier runs left unfinished"
+	}
 	s := fmt.Sprintf("rooms created more than %s ago", FormatAge(c.OlderThan))
 	if c.Inactive {
 		s = fmt.Sprintf("rooms with no event for more than %s", FormatAge(c.OlderThan))
@@ -97,70 +110,12 @@ func (s *Service) PlanPurge(ctx context.Context, c Criteria) (*ops.Plan, []Candi
 		return nil, nil, err
 	}
 	cutoff := s.now().Add(-c.OlderThan)
-	var rooms []synapse.Room
-	if _, err := s.Synapse.EachRoom(ctx, synapse.ListRoomsOptions{PageSize: 500}, func(page []synapse.Room) error {
-		for _, r := range page {
-			if c.exclude[r.RoomID] || (r.CanonicalAlias != "" && c.exclude[r.CanonicalAlias]) {
-				continue
-			}
-			if c.EmptyOnly && r.JoinedMembers > 0 {
-				continue
-			}
-			rooms = append(rooms, r)
-		}
-		return nil
-	}); err != nil {
-		return nil, nil, fmt.Errorf("list rooms: %w", explain(err))
-	}
-	if c.pattern != nil {
-		if err := s.fillNames(ctx, rooms); err != nil {
+	var picked []Candidate
+	if !c.Unfinished {
+		var err error
+		if picked, err = s.matching(ctx, c, cutoff); err != nil {
 			return nil, nil, err
 		}
-		kept := rooms[:0]
-		for _, r := range rooms {
-			if c.pattern.MatchString(r.Name) || c.pattern.MatchString(r.CanonicalAlias) {
-				kept = append(kept, r)
-			}
-		}
-		rooms = kept
-	}
-	ids := make([]string, len(rooms))
-	for i, r := range rooms {
-		ids[i] = r.RoomID
-	}
-	created, err := s.CreatedTimes(ctx, ids)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read creation times: %w", explain(err))
-	}
-	var picked []Candidate
-	var mu sync.Mutex
-	// A room created after the cut-off cannot have been idle since before
-	// it, so only older rooms need their newest event looked up.
-	err = parallel(ctx, len(rooms), 8, func(i int) error {
-		r := rooms[i]
-		at, ok := created[r.RoomID]
-		if !ok || !at.Before(cutoff) {
-			return nil
-		}
-		if c.Inactive {
-			last, err := s.Synapse.RoomLastEventAt(ctx, r.RoomID)
-			if err != nil {
-				return fmt.Errorf("newest event of %s: %w", r.RoomID, explain(err))
-			}
-			if last.After(at) {
-				at = last
-			}
-			if !at.Before(cutoff) {
-				return nil
-			}
-		}
-		mu.Lock()
-		picked = append(picked, Candidate{RoomID: r.RoomID, Name: r.Name, Alias: r.CanonicalAlias, Members: r.JoinedMembers, At: at})
-		mu.Unlock()
-		return nil
-	})
-	if err != nil {
-		return nil, nil, err
 	}
 	seen := map[string]bool{}
 	for i := range picked {
@@ -203,16 +158,106 @@ func (s *Service) PlanPurge(ctx context.Context, c Criteria) (*ops.Plan, []Candi
 		}
 	}
 	p.Steps = []ops.Step{{Title: fmt.Sprintf("delete and purge %d rooms (%s)", len(picked), c.Describe()), Risk: ops.Irreversible}}
+	if c.Unfinished {
+		p.Steps[0].Title = fmt.Sprintf("finish %d room deletions earlier runs left unfinished", len(picked))
+	}
 	if refs > 0 {
 		p.Steps = append(p.Steps, ops.Step{Title: fmt.Sprintf("clear %d application references to them", refs), Risk: ops.Destructive})
 	}
-	p.Impact = []string{fmt.Sprintf("%d of the server's rooms match; cut-off %s", len(picked), cutoff.UTC().Format("2006-01-02 15:04 MST"))}
-	if resumed > 0 {
-		p.Impact = append(p.Impact, fmt.Sprintf("%d of them finish deletions an earlier run started", resumed))
-	}
 	p.LosesData = len(picked) > 0
+	if c.Unfinished {
+		// Synapse has already removed, or is removing, a room whose delete
+		// it accepted: only one it may never have been asked about loses
+		// data now.
+		asked := 0
+		for _, r := range picked {
+			if r.Resume == StageRequested {
+				asked++
+			}
+		}
+		p.Impact = []string{fmt.Sprintf("%d room deletions were left unfinished", len(picked))}
+		if asked > 0 {
+			p.Impact = append(p.Impact, fmt.Sprintf("%d of them may never have reached Synapse: those are asked again", asked))
+		}
+		p.LosesData = asked > 0
+	} else {
+		p.Impact = []string{fmt.Sprintf("%d of the server's rooms match; cut-off %s", len(picked), cutoff.UTC().Format("2006-01-02 15:04 MST"))}
+		if resumed > 0 {
+			p.Impact = append(p.Impact, fmt.Sprintf("%d of them finish deletions an earlier run started", resumed))
+		}
+	}
 	p.Params, _ = json.Marshal(purgeParams{Criteria: c, Rooms: picked})
 	return p, picked, nil
+}
+
+// matching lists every room the criteria select, paging through all of them.
+func (s *Service) matching(ctx context.Context, c Criteria, cutoff time.Time) ([]Candidate, error) {
+	var rooms []synapse.Room
+	if _, err := s.Synapse.EachRoom(ctx, synapse.ListRoomsOptions{PageSize: 500}, func(page []synapse.Room) error {
+		for _, r := range page {
+			if c.exclude[r.RoomID] || (r.CanonicalAlias != "" && c.exclude[r.CanonicalAlias]) {
+				continue
+			}
+			if c.EmptyOnly && r.JoinedMembers > 0 {
+				continue
+			}
+			rooms = append(rooms, r)
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("list rooms: %w", explain(err))
+	}
+	if c.pattern != nil {
+		if err := s.fillNames(ctx, rooms); err != nil {
+			return nil, err
+		}
+		kept := rooms[:0]
+		for _, r := range rooms {
+			if c.pattern.MatchString(r.Name) || c.pattern.MatchString(r.CanonicalAlias) {
+				kept = append(kept, r)
+			}
+		}
+		rooms = kept
+	}
+	ids := make([]string, len(rooms))
+	for i, r := range rooms {
+		ids[i] = r.RoomID
+	}
+	created, err := s.CreatedTimes(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read creation times: %w", explain(err))
+	}
+	var mu sync.Mutex
+	// A room created after the cut-off cannot have been idle since before
+	// it, so only older rooms need their newest event looked up.
+	var picked []Candidate
+	err = parallel(ctx, len(rooms), 8, func(i int) error {
+		r := rooms[i]
+		at, ok := created[r.RoomID]
+		if !ok || !at.Before(cutoff) {
+			return nil
+		}
+		if c.Inactive {
+			last, err := s.Synapse.RoomLastEventAt(ctx, r.RoomID)
+			if err != nil {
+				return fmt.Errorf("newest event of %s: %w", r.RoomID, explain(err))
+			}
+			if last.After(at) {
+				at = last
+			}
+			if !at.Before(cutoff) {
+				return nil
+			}
+		}
+		mu.Lock()
+		picked = append(picked, Candidate{RoomID: r.RoomID, Name: r.Name, Alias: r.CanonicalAlias, Members: r.JoinedMembers, At: at})
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return picked, nil
 }
 
 // fillNames reads the name and alias of listed rooms that show neither: the
@@ -339,6 +384,12 @@ func (s *Service) ApplyPurge(ctx context.Context, p *ops.Plan, a ops.Approval, p
 
 func (s *Service) purgeOne(ctx context.Context, r Candidate, c Criteria, cutoff time.Time) Outcome {
 	o := Outcome{RoomID: r.RoomID, Name: r.Name}
+	if r.Resume != "" && s.Journal != nil {
+		if e, ok := s.Journal.Get(r.RoomID); ok && !e.Stage.unfinished() {
+			o.Status, o.Reason = "skipped", "another run finished it ("+string(e.Stage)+")"
+			return o
+		}
+	}
 	if r.Resume == "" {
 		if why, err := s.stillMatches(ctx, r, c, cutoff); err != nil {
 			o.Status, o.Reason, o.unreachable = "pending", err.Error(), synapse.IsUnreachable(err)

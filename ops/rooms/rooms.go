@@ -321,6 +321,14 @@ func (s *Service) Sizes(ctx context.Context) map[string]int64 {
 	return out
 }
 
+// Interrupted lists the deletions earlier runs left unfinished.
+func (s *Service) Interrupted() []Entry {
+	if s.Journal == nil {
+		return nil
+	}
+	return s.Journal.Unfinished()
+}
+
 // CanReadAges reports whether creation times come cheaply (one query on
 // Synapse's database) rather than one request per room.
 func (s *Service) CanReadAges() bool { return s.SynapseDB != nil }

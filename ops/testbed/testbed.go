@@ -133,7 +133,11 @@ func run(m *testing.M, o Options, setup func(*Bed)) int {
 	defer b.Close()
 	fmt.Printf("test bed: Synapse %s (%s), PostgreSQL %s\n", b.Synapse.Version, b.Synapse.BaseURL, b.PGVersion)
 	setup(b)
-	return m.Run()
+	code := m.Run()
+	if code != 0 {
+		fmt.Printf("test bed: the tests failed; what Synapse wrote last:\n%s", b.Synapse.Diagnostics())
+	}
+	return code
 }
 
 // CreateAppSchema creates the part of OpenMeet's schema that references Matrix

@@ -278,7 +278,7 @@ func (s *Server) start(ctx context.Context) error {
 	for {
 		select {
 		case <-done:
-			return fmt.Errorf("synapse exited during start-up:\n%s", s.diagnostics())
+			return fmt.Errorf("synapse exited during start-up:\n%s", s.Diagnostics())
 		default:
 		}
 		if cl.Health(ctx) == nil {
@@ -286,7 +286,7 @@ func (s *Server) start(ctx context.Context) error {
 		}
 		if time.Now().After(deadline) {
 			s.Kill()
-			return fmt.Errorf("synapse did not answer /health within %s:\n%s", s.timeout, s.diagnostics())
+			return fmt.Errorf("synapse did not answer /health within %s:\n%s", s.timeout, s.Diagnostics())
 		}
 		select {
 		case <-ctx.Done():
@@ -303,13 +303,20 @@ func (s *Server) start(ctx context.Context) error {
 	return nil
 }
 
-// diagnostics is the end of Synapse's stderr and log, for start-up failures.
-func (s *Server) diagnostics() string {
+// Diagnostics is the end of Synapse's stderr and log, and the errors Synapse
+// logged (with their tracebacks): what a failed test run prints so that CI
+// output says what Synapse itself complained about.
+func (s *Server) Diagnostics() string {
 	var b strings.Builder
 	for _, p := range []string{s.stderrFn, s.LogPath} {
 		data, err := os.ReadFile(p)
 		if err != nil {
 			continue
+		}
+		if p == s.LogPath {
+			if errs := loggedErrors(string(data), 4000); errs != "" {
+				fmt.Fprintf(&b, "--- %s, errors\n%s\n", filepath.Base(p), errs)
+			}
 		}
 		t := strings.TrimSpace(string(data))
 		if len(t) > 3000 {
@@ -318,6 +325,28 @@ func (s *Server) diagnostics() string {
 		fmt.Fprintf(&b, "--- %s\n%s\n", filepath.Base(p), t)
 	}
 	return b.String()
+}
+
+// loggedErrors picks the ERROR and CRITICAL lines of a Synapse log with the
+// lines that continue them (tracebacks), up to limit bytes.
+func loggedErrors(log string, limit int) string {
+	var b strings.Builder
+	in := false
+	for _, l := range strings.Split(log, "\n") {
+		// A log record starts with "2026-11-23 12:55:58,710 - logger - …".
+		record := len(l) > 24 && l[4] == '-' && l[10] == ' ' && l[19] == ','
+		if record {
+			in = strings.Contains(l, " - ERROR - ") || strings.Contains(l, " - CRITICAL - ")
+		}
+		if in {
+			if b.Len()+len(l) > limit {
+				b.WriteString("…\n")
+				break
+			}
+			b.WriteString(l + "\n")
+		}
+	}
+	return strings.TrimSpace(b.String())
 }
 
 func (s *Server) registerAdmin(ctx context.Context) error {

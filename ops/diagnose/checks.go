@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -14,6 +16,7 @@ import (
 	"synops/ops/config"
 	"synops/ops/health"
 	"synops/ops/logs"
+	"synops/ops/metrics"
 	"synops/ops/pg"
 	"synops/ops/services"
 	"synops/ops/text"
@@ -248,17 +251,16 @@ func (e *env) serviceUsage(ctx context.Context) (usage, error) {
 func (e *env) metricsUsage(ctx context.Context) (usage, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.d.Timeout+e.d.CPUSample)
 	defer cancel()
-	names := map[string]bool{"process_resident_memory_bytes": true, "process_cpu_seconds_total": true}
 	read := func() (mem, cpu float64, err error) {
 		for _, u := range e.d.MetricsURLs {
-			s, err := fetchMetrics(ctx, e.d.HTTPClient, u, names)
+			s, err := metrics.Fetch(ctx, e.d.HTTPClient, u)
 			if err != nil {
-				return 0, 0, err
+				return 0, 0, fmt.Errorf("metrics: %w", err)
 			}
-			m, okM := s.sum("process_resident_memory_bytes", nil)
-			c, okC := s.sum("process_cpu_seconds_total", nil)
+			m, okM := s.Sum("process_resident_memory_bytes", nil)
+			c, okC := s.Sum("process_cpu_seconds_total", nil)
 			if !okM || !okC {
-				return 0, 0, fmt.Errorf("metrics %s has no process_resident_memory_bytes / process_cpu_seconds_total (not Linux?)", u)
+				return 0, 0, fmt.Errorf("metrics %s has no process_resident_memory_bytes / process_cpu_seconds_total (not Linux?)", metrics.ShownURL(u))
 			}
 			mem, cpu = mem+m, cpu+c
 		}
@@ -769,17 +771,15 @@ func checkDBPool(ctx context.Context, e *env) []Finding {
 	}
 	ctx, cancel := e.limit(ctx)
 	defer cancel()
-	names := map[string]bool{"synapse_storage_schedule_time_sum": true, "synapse_storage_schedule_time_count": true}
 	var sum, count float64
 	for _, u := range e.d.MetricsURLs {
-		s, err := fetchMetrics(ctx, e.d.HTTPClient, u, names)
+		s, err := metrics.Fetch(ctx, e.d.HTTPClient, u)
 		if err != nil {
-			f.Evidence += "; " + err.Error()
+			f.Evidence += "; metrics: " + err.Error()
 			return one(f)
 		}
-		a, _ := s.sum("synapse_storage_schedule_time_sum", nil)
-		c, _ := s.sum("synapse_storage_schedule_time_count", nil)
-		sum, count = sum+a, count+c
+		h := s.Histogram("synapse_storage_schedule_time", nil)
+		sum, count = sum+h.Sum, count+h.Count
 	}
 	if count == 0 {
 		f.Evidence += "; no database transactions measured yet"
@@ -902,20 +902,18 @@ func checkSyncTimes(ctx context.Context, e *env) []Finding {
 	}
 	ctx, cancel := e.limit(ctx)
 	defer cancel()
-	names := map[string]bool{"synapse_http_server_response_time_seconds_sum": true, "synapse_http_server_response_time_seconds_count": true}
 	// Incremental syncs are long-polls that wait for news on purpose: leave them out.
-	keep := func(l map[string]string) bool {
+	keep := func(l metrics.Labels) bool {
 		return (l["servlet"] == "SyncRestServlet" || l["servlet"] == "SlidingSyncRestServlet") && !strings.Contains(l["tag"], "incremental")
 	}
 	var sum, count float64
 	for _, u := range e.d.MetricsURLs {
-		s, err := fetchMetrics(ctx, e.d.HTTPClient, u, names)
+		s, err := metrics.Fetch(ctx, e.d.HTTPClient, u)
 		if err != nil {
-			return one(unknown(name, err.Error(), ""))
+			return one(unknown(name, "metrics: "+err.Error(), ""))
 		}
-		a, _ := s.sum("synapse_http_server_response_time_seconds_sum", keep)
-		c, _ := s.sum("synapse_http_server_response_time_seconds_count", keep)
-		sum, count = sum+a, count+c
+		h := s.Histogram("synapse_http_server_response_time_seconds", keep)
+		sum, count = sum+h.Sum, count+h.Count
 	}
 	if count == 0 {
 		return one(unknown(name, "no initial or full-state sync since Synapse started: nothing to measure", ""))
@@ -1027,4 +1025,19 @@ func memTotal() uint64 {
 		}
 	}
 	return 0
+}
+
+// isLoopback says whether a URL points at this machine, where /proc/meminfo
+// describes the memory the process competes for.
+func isLoopback(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }

@@ -3,6 +3,9 @@ package health
 import (
 	"context"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"strconv"
 	"strings"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"synops/ops/metrics"
 	"synops/synapse"
 	"synops/synapse/synapsetest"
 )
@@ -269,6 +273,58 @@ func TestPoolReconnects(t *testing.T) {
 	for _, r := range c.Run(ctx, Expensive) {
 		if strings.HasPrefix(r.ID, "postgres.") && r.Status != OK {
 			t.Errorf("after the sessions were killed: %s", show(r))
+		}
+	}
+}
+
+// failingFront answers the first `fail` requests with HTTP 500, as Synapse's
+// metrics listener does when a collection races a hook being registered
+// (element-hq/synapse#19961), and passes the rest to the real endpoint.
+func failingFront(t *testing.T, target string, fail int) (u string, requests func() int) {
+	t.Helper()
+	tu, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: tu.Scheme, Host: tu.Host})
+	var mu sync.Mutex
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		n++
+		k := n
+		mu.Unlock()
+		if k <= fail {
+			http.Error(w, "A server error occurred.  Please contact the administrator.", http.StatusInternalServerError)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + tu.Path, func() int { mu.Lock(); defer mu.Unlock(); return n }
+}
+
+func TestScrapeRetriesAServerError(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		fail     int
+		status   Status
+		requests int
+	}{
+		{fail: 1, status: OK, requests: 2},
+		{fail: 100, status: Warn, requests: metrics.Attempts},
+	} {
+		u, requests := failingFront(t, bed.Synapse.MetricsURL, tt.fail)
+		cfg := bedConfig(t)
+		cfg.MetricsURLs = []string{u}
+		c := NewChecker(cfg)
+		r := byID(c.Run(ctx, Cheap))["metrics.scrape"]
+		c.Close()
+		if r.Status != tt.status || requests() != tt.requests {
+			t.Errorf("%d failures: got %s after %d requests, want %s after %d", tt.fail, show(r), requests(), tt.status, tt.requests)
+		}
+		if tt.status == Warn && !strings.Contains(r.Detail, "HTTP 500") {
+			t.Errorf("a scrape that keeps failing: %s, want HTTP 500 named", show(r))
 		}
 	}
 }

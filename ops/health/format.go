@@ -3,7 +3,6 @@ package health
 import (
 	"fmt"
 	"math"
-	"net/url"
 	"strings"
 	"time"
 
@@ -64,16 +63,6 @@ func slug(s string) string {
 		}
 	}
 	return b.String()
-}
-
-// shownURL is a URL as it may appear in a result: without a password, and
-// not at all when it does not parse (its text could be anything).
-func shownURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(a URL that does not parse)"
-	}
-	return u.Redacted()
 }
 
 // bytesIEC formats a size reading: "212 MiB", "1.2 GiB".

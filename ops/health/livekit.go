@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"synops/ops/metrics"
 	"synops/synapse"
 )
 
@@ -18,21 +19,21 @@ func (c *Checker) liveKitCheck() check {
 		r := stub
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {
-			r.Status, r.Detail = Crit, fmt.Sprintf("LiveKit URL %s does not parse", shownURL(u))
+			r.Status, r.Detail = Crit, fmt.Sprintf("LiveKit URL %s does not parse", metrics.ShownURL(u))
 			return r
 		}
 		start := time.Now()
 		resp, err := c.hc.Do(req)
 		r.Took = time.Since(start)
 		if err != nil {
-			r.Status, r.Detail = Crit, fmt.Sprintf("cannot reach LiveKit at %s: %s", shownURL(u), synapse.UnreachableReason(err))
+			r.Status, r.Detail = Crit, fmt.Sprintf("cannot reach LiveKit at %s: %s", metrics.ShownURL(u), synapse.UnreachableReason(err))
 			r.Hint = "is LiveKit running, and is its HTTP port (7880 by default) reachable from here?"
 			return r
 		}
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
-			r.Status, r.Detail = Crit, fmt.Sprintf("LiveKit at %s answered HTTP %d", shownURL(u), resp.StatusCode)
+			r.Status, r.Detail = Crit, fmt.Sprintf("LiveKit at %s answered HTTP %d", metrics.ShownURL(u), resp.StatusCode)
 			return r
 		}
 		r.Status = OK

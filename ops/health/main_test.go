@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"synops/ops/metrics"
 	"synops/ops/testbed"
 	"synops/synapse"
 )
@@ -92,7 +93,7 @@ func rawMetrics(t *testing.T) []byte {
 
 func parseRaw(t *testing.T, data []byte, at time.Time) *scrape {
 	t.Helper()
-	s, err := parseScrape(bytes.NewReader(data), at)
+	s, err := metrics.Parse(bytes.NewReader(data), at)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +110,7 @@ func waitForSyncs(t *testing.T, n float64) []byte {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		raw := rawMetrics(t)
-		got := histogram(parseRaw(t, raw, time.Now()), mResponseTime, isSync).count
+		got := parseRaw(t, raw, time.Now()).Histogram(mResponseTime, isSync).Count
 		if got >= n {
 			return raw
 		}
@@ -122,7 +123,7 @@ func waitForSyncs(t *testing.T, n float64) []byte {
 
 func syncCount(t *testing.T) float64 {
 	t.Helper()
-	return histogram(parseRaw(t, rawMetrics(t), time.Now()), mResponseTime, isSync).count
+	return parseRaw(t, rawMetrics(t), time.Now()).Histogram(mResponseTime, isSync).Count
 }
 
 func byID(rs []Result) map[string]Result {

@@ -3,18 +3,11 @@ package health
 import (
 	"context"
 	"fmt"
-	"io"
-	"math"
-	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
+	"synops/ops/metrics"
 	"synops/synapse"
 )
 
@@ -62,41 +55,13 @@ var metricNames = map[string]string{
 var metricKeys = []string{kScrape, kSyncP95, kDBTxnAvg, kSchedWait, kFedPDUs, kFedEDUs, kRSS, kPersisted}
 
 // scrape is one reading of a process's metrics endpoint.
-type scrape struct {
-	at   time.Time
-	fams map[string]*dto.MetricFamily
-}
+type scrape = metrics.Scrape
 
-// parseScrape reads the Prometheus text format (version 0.0.4), which is what
-// Synapse's prometheus_client serves unless asked for OpenMetrics.
-func parseScrape(r io.Reader, at time.Time) (*scrape, error) {
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(r)
-	if err != nil {
-		return nil, fmt.Errorf("parse metrics: %w", err)
-	}
-	return &scrape{at: at, fams: fams}, nil
-}
+// labels of one series, for filters.
+type labels = metrics.Labels
 
 func (c *Checker) scrape(ctx context.Context, u string) (*scrape, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, fmt.Errorf("metrics URL %s does not parse", shownURL(u))
-	}
-	req.Header.Set("Accept", "text/plain;version=0.0.4")
-	req.Header.Set("User-Agent", "synops")
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: HTTP %d", shownURL(u), resp.StatusCode)
-	}
-	if ct := resp.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "text/plain") {
-		return nil, fmt.Errorf("GET %s: answered %q, not Prometheus text metrics", shownURL(u), ct)
-	}
-	return parseScrape(io.LimitReader(resp.Body, 64<<20), time.Now())
+	return metrics.Fetch(ctx, c.hc, u)
 }
 
 // proc names one scraped process for its results.
@@ -180,7 +145,7 @@ func (c *Checker) metricsChecks() []check {
 			c.mu.Unlock()
 			rs := evaluate(p, prev, cur, c.cfg.Thresholds)
 			rs[0].Took = took
-			rs[0].Value = fmt.Sprintf("%d families · %s", len(cur.fams), dur(took))
+			rs[0].Value = fmt.Sprintf("%d families · %s", len(cur.Families), dur(took))
 			rs[0].setNum(took.Seconds(), "s")
 			return rs
 		}})
@@ -206,7 +171,7 @@ func scrapeFailed(p proc, u string, err error, took time.Duration) []Result {
 			if synapse.IsUnreachable(err) {
 				reason = synapse.UnreachableReason(err)
 			}
-			r.Detail = fmt.Sprintf("cannot scrape %s: %s", shownURL(u), reason)
+			r.Detail = fmt.Sprintf("cannot scrape %s: %s", metrics.ShownURL(u), reason)
 			r.Hint = "is enable_metrics: true and is a metrics listener (or the metrics resource) on this port?"
 			if p.worker {
 				r.Status = Crit
@@ -259,7 +224,7 @@ func evaluate(p proc, prev, cur *scrape, th Thresholds) []Result {
 		{kFedEDUs, mPendingEDUs, "EDUs", th.FedPendingEDUsWarn, th.FedPendingEDUsCrit},
 	} {
 		r := p.result(g.key)
-		v, ok := sum(cur, g.metric, nil)
+		v, ok := cur.Sum(g.metric, nil)
 		if !ok {
 			if p.worker {
 				continue // only the process that sends federation traffic has the queue
@@ -280,7 +245,7 @@ func evaluate(p proc, prev, cur *scrape, th Thresholds) []Result {
 	}
 
 	r = p.result(kRSS)
-	if v, ok := sum(cur, mRSS, nil); ok {
+	if v, ok := cur.Sum(mRSS, nil); ok {
 		r.Value = bytesIEC(v)
 		r.setNum(v, "bytes")
 		s, at := above(v, th.RSSWarn, th.RSSCrit)
@@ -295,7 +260,7 @@ func evaluate(p proc, prev, cur *scrape, th Thresholds) []Result {
 	out = append(out, r)
 
 	r = p.result(kPersisted)
-	if _, ok := sum(cur, mPersisted, nil); !ok && p.worker {
+	if _, ok := cur.Sum(mPersisted, nil); !ok && p.worker {
 		return out // only event persisters count these
 	}
 	rate(&r, func(r *Result) { persistedRate(r, prev, cur) })
@@ -304,136 +269,8 @@ func evaluate(p proc, prev, cur *scrape, th Thresholds) []Result {
 }
 
 func startTime(s *scrape) float64 {
-	v, _ := sum(s, mProcessStarted, nil)
+	v, _ := s.Sum(mProcessStarted, nil)
 	return v
-}
-
-// labels of one series, for filters.
-type labels map[string]string
-
-func labelsOf(m *dto.Metric) labels {
-	l := labels{}
-	for _, p := range m.GetLabel() {
-		l[p.GetName()] = p.GetValue()
-	}
-	return l
-}
-
-// sum adds up every series of a counter, gauge or untyped family that keep
-// accepts (nil: all). ok is false when the family is absent.
-func sum(s *scrape, name string, keep func(labels) bool) (v float64, ok bool) {
-	f := s.fams[name]
-	if f == nil {
-		return 0, false
-	}
-	for _, m := range f.GetMetric() {
-		if keep != nil && !keep(labelsOf(m)) {
-			continue
-		}
-		switch {
-		case m.Counter != nil:
-			v += m.GetCounter().GetValue()
-		case m.Gauge != nil:
-			v += m.GetGauge().GetValue()
-		case m.Untyped != nil:
-			v += m.GetUntyped().GetValue()
-		}
-	}
-	return v, true
-}
-
-// hist is a histogram summed over label sets: cumulative counts by upper bound.
-type hist struct {
-	le    []float64 // sorted, +Inf last
-	cum   map[float64]float64
-	count float64
-	sum   float64
-}
-
-func histogram(s *scrape, name string, keep func(labels) bool) hist {
-	h := hist{cum: map[float64]float64{}}
-	f := s.fams[name]
-	if f == nil {
-		return h
-	}
-	for _, m := range f.GetMetric() {
-		if m.Histogram == nil || (keep != nil && !keep(labelsOf(m))) {
-			continue
-		}
-		hm := m.GetHistogram()
-		n := float64(hm.GetSampleCount())
-		if hm.SampleCountFloat != nil {
-			n = hm.GetSampleCountFloat()
-		}
-		h.count += n
-		h.sum += hm.GetSampleSum()
-		sawInf := false
-		for _, b := range hm.GetBucket() {
-			c := float64(b.GetCumulativeCount())
-			if b.CumulativeCountFloat != nil {
-				c = b.GetCumulativeCountFloat()
-			}
-			h.cum[b.GetUpperBound()] += c
-			sawInf = sawInf || math.IsInf(b.GetUpperBound(), 1)
-		}
-		if !sawInf { // the +Inf bucket is the sample count
-			h.cum[math.Inf(1)] += n
-		}
-	}
-	for le := range h.cum {
-		h.le = append(h.le, le)
-	}
-	sort.Float64s(h.le)
-	return h
-}
-
-// minus is h − prev: what was observed between the two scrapes. A series
-// that is new in h counts from zero. ok is false when anything went
-// backwards (a counter reset).
-func (h hist) minus(prev hist) (d hist, ok bool) {
-	d = hist{cum: map[float64]float64{}, count: h.count - prev.count, sum: h.sum - prev.sum, le: h.le}
-	if d.count < 0 {
-		return d, false
-	}
-	for _, le := range h.le {
-		v := h.cum[le] - prev.cum[le]
-		if v < 0 {
-			return d, false
-		}
-		d.cum[le] = v
-	}
-	return d, true
-}
-
-// quantile estimates the q-quantile the way PromQL's histogram_quantile does:
-// find the bucket holding rank q·count and interpolate linearly inside it (the
-// first bucket starts at 0). A rank in the +Inf bucket returns the largest
-// finite bound and inf=true: the answer is "more than that".
-func (h hist) quantile(q float64) (v float64, inf bool, ok bool) {
-	n := len(h.le)
-	if n < 2 || !math.IsInf(h.le[n-1], 1) {
-		return 0, false, false
-	}
-	total := h.cum[h.le[n-1]]
-	if total == 0 {
-		return 0, false, false
-	}
-	rank := q * total
-	b := sort.Search(n-1, func(i int) bool { return h.cum[h.le[i]] >= rank })
-	if b == n-1 {
-		return h.le[n-2], true, true
-	}
-	start, end := 0.0, h.le[b]
-	inBucket := h.cum[h.le[b]]
-	if b > 0 {
-		start = h.le[b-1]
-		inBucket -= h.cum[h.le[b-1]]
-		rank -= h.cum[h.le[b-1]]
-	}
-	if inBucket == 0 {
-		return end, false, true
-	}
-	return start + (end-start)*(rank/inBucket), false, true
 }
 
 // isSyncMeasured keeps the /sync requests whose time means something:
@@ -452,12 +289,12 @@ func isSyncMeasured(l labels) bool {
 }
 
 func syncP95(r *Result, prev, cur *scrape, th Thresholds) {
-	d, ok := histogram(cur, mResponseTime, isSyncMeasured).minus(histogram(prev, mResponseTime, isSyncMeasured))
+	d, ok := cur.Histogram(mResponseTime, isSyncMeasured).Minus(prev.Histogram(mResponseTime, isSyncMeasured))
 	if !ok {
 		r.Value, r.Detail = "counters went backwards (Synapse restarted?)", "counters went backwards (Synapse restarted?)"
 		return
 	}
-	v, inf, ok := d.quantile(0.95)
+	v, inf, ok := d.Quantile(0.95)
 	if !ok {
 		r.Value = "no /sync requests in the last interval"
 		r.Detail = r.Value
@@ -468,7 +305,7 @@ func syncP95(r *Result, prev, cur *scrape, th Thresholds) {
 	if inf {
 		what = "p95 over " + seconds(v) + " (beyond the largest bucket)"
 	}
-	r.Value = what + " over " + plural(d.count, "request", "requests")
+	r.Value = what + " over " + plural(d.Count, "request", "requests")
 	s, at := above(v, th.SyncP95Warn.Seconds(), th.SyncP95Crit.Seconds())
 	r.grade(s, at, r.Value, "over", seconds)
 	if s != OK {
@@ -477,15 +314,15 @@ func syncP95(r *Result, prev, cur *scrape, th Thresholds) {
 }
 
 func dbTxnAvg(r *Result, prev, cur *scrape, th Thresholds) {
-	s1, ok1 := sum(cur, mTxnSum, nil)
-	n1, ok2 := sum(cur, mTxnCount, nil)
+	s1, ok1 := cur.Sum(mTxnSum, nil)
+	n1, ok2 := cur.Sum(mTxnCount, nil)
 	if !ok1 || !ok2 {
 		r.Value = "not exported by this process"
 		r.Detail = r.Value
 		return
 	}
-	s0, _ := sum(prev, mTxnSum, nil)
-	n0, _ := sum(prev, mTxnCount, nil)
+	s0, _ := prev.Sum(mTxnSum, nil)
+	n0, _ := prev.Sum(mTxnCount, nil)
 	ds, dn := s1-s0, n1-n0
 	switch {
 	case ds < 0 || dn < 0:
@@ -508,25 +345,25 @@ func dbTxnAvg(r *Result, prev, cur *scrape, th Thresholds) {
 }
 
 func schedWait(r *Result, prev, cur *scrape, th Thresholds) {
-	if cur.fams[mSchedule] == nil {
+	if cur.Families[mSchedule] == nil {
 		r.Value = "not exported by this process"
 		r.Detail = r.Value
 		return
 	}
-	d, ok := histogram(cur, mSchedule, nil).minus(histogram(prev, mSchedule, nil))
+	d, ok := cur.Histogram(mSchedule, nil).Minus(prev.Histogram(mSchedule, nil))
 	switch {
 	case !ok:
 		r.Value = "counters went backwards (Synapse restarted?)"
 		r.Detail = r.Value
 		return
-	case d.count == 0:
+	case d.Count == 0:
 		r.Value = "no DB transactions in the last interval"
 		r.Detail = r.Value
 		return
 	}
-	avg := d.sum / d.count
+	avg := d.Sum / d.Count
 	r.setNum(avg, "s")
-	r.Value = seconds(avg) + " over " + plural(d.count, "transaction", "transactions")
+	r.Value = seconds(avg) + " over " + plural(d.Count, "transaction", "transactions")
 	s, at := above(avg, th.DBSchedWaitWarn.Seconds(), th.DBSchedWaitCrit.Seconds())
 	r.grade(s, at, r.Value, "over", seconds)
 	if s != OK {
@@ -535,14 +372,14 @@ func schedWait(r *Result, prev, cur *scrape, th Thresholds) {
 }
 
 func persistedRate(r *Result, prev, cur *scrape) {
-	n1, ok := sum(cur, mPersisted, nil)
+	n1, ok := cur.Sum(mPersisted, nil)
 	if !ok {
 		r.Value = "not exported by this process (events are persisted elsewhere)"
 		r.Detail = r.Value
 		return
 	}
-	n0, _ := sum(prev, mPersisted, nil)
-	dn, dt := n1-n0, cur.at.Sub(prev.at).Seconds()
+	n0, _ := prev.Sum(mPersisted, nil)
+	dn, dt := n1-n0, cur.At.Sub(prev.At).Seconds()
 	switch {
 	case dn < 0:
 		r.Value = "counter went backwards (Synapse restarted?)"

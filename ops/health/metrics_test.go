@@ -65,24 +65,24 @@ func TestRealSynapseExportsWhatWeRead(t *testing.T) {
 	t0 := time.Now()
 	prev, cur := parseRaw(t, raw1, t0), parseRaw(t, raw2, t0.Add(10*time.Second))
 	for _, name := range []string{mResponseTime, mTxnSum, mTxnCount, mSchedule, mPendingPDUs, mPendingEDUs, mRSS, mPersisted, mProcessStarted} {
-		if cur.fams[name] == nil {
+		if cur.Families[name] == nil {
 			t.Errorf("Synapse %s no longer exports %s", bed.Synapse.Version, name)
 		}
 	}
-	nonIncr, ok := histogram(cur, mResponseTime, isSyncMeasured).minus(histogram(prev, mResponseTime, isSyncMeasured))
-	if !ok || nonIncr.count != 6 {
-		t.Errorf("initial and full-state /sync between the scrapes: got %v (ok %v), want 6", nonIncr.count, ok)
+	nonIncr, ok := cur.Histogram(mResponseTime, isSyncMeasured).Minus(prev.Histogram(mResponseTime, isSyncMeasured))
+	if !ok || nonIncr.Count != 6 {
+		t.Errorf("initial and full-state /sync between the scrapes: got %v (ok %v), want 6", nonIncr.Count, ok)
 	}
 	for tag, want := range map[string]float64{"sync_v2:incremental_sync": 2, "": 1} {
 		keep := func(l labels) bool { return isSync(l) && l["tag"] == tag }
-		d, _ := histogram(cur, mResponseTime, keep).minus(histogram(prev, mResponseTime, keep))
-		if d.count != want {
-			t.Errorf("/sync tagged %q between the scrapes: got %v, want %v", tag, d.count, want)
+		d, _ := cur.Histogram(mResponseTime, keep).Minus(prev.Histogram(mResponseTime, keep))
+		if d.Count != want {
+			t.Errorf("/sync tagged %q between the scrapes: got %v, want %v", tag, d.Count, want)
 		}
 	}
 	// A labelled counter has no series before its first increment: absent is zero.
-	before, _ := sum(prev, mPersisted, nil)
-	if got, _ := sum(cur, mPersisted, nil); got <= before {
+	before, _ := prev.Sum(mPersisted, nil)
+	if got, _ := cur.Sum(mPersisted, nil); got <= before {
 		t.Errorf("%s did not grow after a room and messages were created", mPersisted)
 	}
 }
@@ -196,7 +196,7 @@ func TestRatesNeedTwoScrapes(t *testing.T) {
 	}
 
 	restarted := loadFixture(t, fixture2, t0.Add(20*time.Second))
-	restarted.fams[mProcessStarted].Metric[0].Gauge.Value = new(float64(4e9))
+	restarted.Families[mProcessStarted].Metric[0].Gauge.Value = new(float64(4e9))
 	after := byID(evaluate(p, cur, restarted, DefaultThresholds()))
 	for _, id := range rates {
 		if r := after[id]; r.Status != Unknown || r.Value != "the process restarted since the previous scrape" {
@@ -209,41 +209,5 @@ func TestRatesNeedTwoScrapes(t *testing.T) {
 	back := byID(evaluate(p, cur, loadFixture(t, fixture1, t0.Add(20*time.Second)), DefaultThresholds()))
 	if r := back["metrics.db_txn_avg"]; r.Status != Unknown || !strings.Contains(r.Value, "backwards") {
 		t.Errorf("counters going backwards: got %s", show(r))
-	}
-}
-
-func TestQuantile(t *testing.T) {
-	inf := math.Inf(1)
-	mk := func(les []float64, cum []float64) hist {
-		h := hist{cum: map[float64]float64{}, le: les}
-		for i, le := range les {
-			h.cum[le] = cum[i]
-		}
-		h.count = cum[len(cum)-1]
-		return h
-	}
-	tests := []struct {
-		name    string
-		h       hist
-		q       float64
-		want    float64
-		wantInf bool
-		wantOK  bool
-	}{
-		// rank 0.95·20 = 19 falls in (0.1, 0.25] holding 10 (cumulative 10 → 20):
-		// 0.1 + 0.15·(19−10)/10 = 0.235.
-		{"interpolates inside the bucket", mk([]float64{0.1, 0.25, inf}, []float64{10, 20, 20}), 0.95, 0.235, false, true},
-		// rank 0.5·4 = 2 in the first bucket (0, 0.05] holding 4: 0.05·2/4.
-		{"first bucket starts at zero", mk([]float64{0.05, 0.1, inf}, []float64{4, 4, 4}), 0.5, 0.025, false, true},
-		// rank 0.95·10 = 9.5 beyond the last finite bucket's 5.
-		{"beyond the largest bucket", mk([]float64{1, 10, inf}, []float64{5, 5, 10}), 0.95, 10, true, true},
-		{"no observations", mk([]float64{1, inf}, []float64{0, 0}), 0.95, 0, false, false},
-		{"no +Inf bucket", mk([]float64{1, 2}, []float64{1, 2}), 0.95, 0, false, false},
-	}
-	for _, tt := range tests {
-		got, gotInf, ok := tt.h.quantile(tt.q)
-		if ok != tt.wantOK || gotInf != tt.wantInf || math.Abs(got-tt.want) > 1e-12 {
-			t.Errorf("%s: got %v inf=%v ok=%v, want %v inf=%v ok=%v", tt.name, got, gotInf, ok, tt.want, tt.wantInf, tt.wantOK)
-		}
 	}
 }

@@ -1,0 +1,229 @@
+// Package metrics reads Prometheus text metrics, as Synapse's metrics
+// listener serves them, for the health checks and the diagnoses.
+package metrics
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// Scrape is one reading of a metrics endpoint.
+type Scrape struct {
+	At       time.Time
+	Families map[string]*dto.MetricFamily
+}
+
+// Parse reads the Prometheus text format (version 0.0.4), which is what
+// Synapse's prometheus_client serves unless asked for OpenMetrics.
+func Parse(r io.Reader, at time.Time) (*Scrape, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(r)
+	if err != nil {
+		return nil, fmt.Errorf("parse metrics: %w", err)
+	}
+	return &Scrape{At: at, Families: fams}, nil
+}
+
+// Attempts is how often Fetch tries an endpoint that answers HTTP 5xx.
+// Synapse's metrics listener collects in its own thread while the reactor
+// registers metric hooks, so a young Synapse now and then answers a scrape
+// with 500 ("dictionary changed size during iteration",
+// element-hq/synapse#19961) and the next scrape succeeds. Only an endpoint
+// that keeps failing is an error.
+const Attempts = 3
+
+// maxBody bounds what is read of one scrape (Synapse's are a few MB).
+const maxBody = 64 << 20
+
+// Fetch scrapes u. Errors name the URL without its password.
+func Fetch(ctx context.Context, hc *http.Client, u string) (*Scrape, error) {
+	var err error
+	for attempt := 1; attempt <= Attempts; attempt++ {
+		var s *Scrape
+		var status int
+		s, status, err = fetchOnce(ctx, hc, u)
+		if err == nil || status < 500 {
+			return s, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
+		}
+	}
+	return nil, err
+}
+
+// fetchOnce reads u once; status is the HTTP status when one came back.
+func fetchOnce(ctx context.Context, hc *http.Client, u string) (*Scrape, int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, 0, fmt.Errorf("metrics URL %s does not parse", ShownURL(u))
+	}
+	req.Header.Set("Accept", "text/plain;version=0.0.4")
+	req.Header.Set("User-Agent", "synops")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, resp.StatusCode, fmt.Errorf("GET %s: HTTP %d", ShownURL(u), resp.StatusCode)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "text/plain") {
+		return nil, resp.StatusCode, fmt.Errorf("GET %s: answered %q, not Prometheus text metrics", ShownURL(u), ct)
+	}
+	s, err := Parse(io.LimitReader(resp.Body, maxBody), time.Now())
+	return s, resp.StatusCode, err
+}
+
+// ShownURL is a URL as it may appear in a message: without a password, and
+// never the raw text of one that does not parse.
+func ShownURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(a URL that does not parse)"
+	}
+	return u.Redacted()
+}
+
+// Labels of one series, for filters.
+type Labels map[string]string
+
+func labelsOf(m *dto.Metric) Labels {
+	l := Labels{}
+	for _, p := range m.GetLabel() {
+		l[p.GetName()] = p.GetValue()
+	}
+	return l
+}
+
+// Sum adds up every series of a counter, gauge or untyped family that keep
+// accepts (nil: all). ok is false when the family is absent.
+func (s *Scrape) Sum(name string, keep func(Labels) bool) (v float64, ok bool) {
+	f := s.Families[name]
+	if f == nil {
+		return 0, false
+	}
+	for _, m := range f.GetMetric() {
+		if keep != nil && !keep(labelsOf(m)) {
+			continue
+		}
+		switch {
+		case m.Counter != nil:
+			v += m.GetCounter().GetValue()
+		case m.Gauge != nil:
+			v += m.GetGauge().GetValue()
+		case m.Untyped != nil:
+			v += m.GetUntyped().GetValue()
+		}
+	}
+	return v, true
+}
+
+// Hist is a histogram summed over label sets: cumulative counts by upper bound.
+type Hist struct {
+	Le    []float64 // sorted, +Inf last
+	Cum   map[float64]float64
+	Count float64
+	Sum   float64
+}
+
+// Histogram sums the series of a histogram family that keep accepts (nil:
+// all). An absent family is an empty histogram.
+func (s *Scrape) Histogram(name string, keep func(Labels) bool) Hist {
+	h := Hist{Cum: map[float64]float64{}}
+	f := s.Families[name]
+	if f == nil {
+		return h
+	}
+	for _, m := range f.GetMetric() {
+		if m.Histogram == nil || (keep != nil && !keep(labelsOf(m))) {
+			continue
+		}
+		hm := m.GetHistogram()
+		n := float64(hm.GetSampleCount())
+		if hm.SampleCountFloat != nil {
+			n = hm.GetSampleCountFloat()
+		}
+		h.Count += n
+		h.Sum += hm.GetSampleSum()
+		sawInf := false
+		for _, b := range hm.GetBucket() {
+			c := float64(b.GetCumulativeCount())
+			if b.CumulativeCountFloat != nil {
+				c = b.GetCumulativeCountFloat()
+			}
+			h.Cum[b.GetUpperBound()] += c
+			sawInf = sawInf || math.IsInf(b.GetUpperBound(), 1)
+		}
+		if !sawInf { // the +Inf bucket is the sample count
+			h.Cum[math.Inf(1)] += n
+		}
+	}
+	for le := range h.Cum {
+		h.Le = append(h.Le, le)
+	}
+	sort.Float64s(h.Le)
+	return h
+}
+
+// Minus is h − prev: what was observed between the two scrapes. A series
+// that is new in h counts from zero. ok is false when anything went
+// backwards (a counter reset).
+func (h Hist) Minus(prev Hist) (d Hist, ok bool) {
+	d = Hist{Cum: map[float64]float64{}, Count: h.Count - prev.Count, Sum: h.Sum - prev.Sum, Le: h.Le}
+	if d.Count < 0 {
+		return d, false
+	}
+	for _, le := range h.Le {
+		v := h.Cum[le] - prev.Cum[le]
+		if v < 0 {
+			return d, false
+		}
+		d.Cum[le] = v
+	}
+	return d, true
+}
+
+// Quantile estimates the q-quantile the way PromQL's histogram_quantile does:
+// find the bucket holding rank q·count and interpolate linearly inside it (the
+// first bucket starts at 0). A rank in the +Inf bucket returns the largest
+// finite bound and inf=true: the answer is "more than that".
+func (h Hist) Quantile(q float64) (v float64, inf bool, ok bool) {
+	n := len(h.Le)
+	if n < 2 || !math.IsInf(h.Le[n-1], 1) {
+		return 0, false, false
+	}
+	total := h.Cum[h.Le[n-1]]
+	if total == 0 {
+		return 0, false, false
+	}
+	rank := q * total
+	b := sort.Search(n-1, func(i int) bool { return h.Cum[h.Le[i]] >= rank })
+	if b == n-1 {
+		return h.Le[n-2], true, true
+	}
+	start, end := 0.0, h.Le[b]
+	inBucket := h.Cum[h.Le[b]]
+	if b > 0 {
+		start = h.Le[b-1]
+		inBucket -= h.Cum[h.Le[b-1]]
+		rank -= h.Cum[h.Le[b-1]]
+	}
+	if inBucket == 0 {
+		return end, false, true
+	}
+	return start + (end-start)*(rank/inBucket), false, true
+}

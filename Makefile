@@ -40,13 +40,13 @@ $(VENV_STAMP): | deps
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check "matrix-synapse[postgres]==$(SYNAPSE_VERSION)"
-	$(VENV)/bin/python -c 'import synapse, psycopg2; print("Synapse", synapse.__version__, "installed in $(VENV)")'
+	GIT_DIR=/nonexistent $(VENV)/bin/python -c 'import synapse, psycopg2; print("Synapse", synapse.__version__, "installed in $(VENV)")'
 	touch $@
 
 # Every test, integration tests included, against a real Synapse and a real
 # PostgreSQL. A skipped test fails the run: nothing here may skip silently.
 test: synapse-env
-	@echo "Synapse $$($(VENV)/bin/python -c 'import synapse; print(synapse.__version__)') from $(VENV)"
+	@echo "Synapse $$(GIT_DIR=/nonexistent $(VENV)/bin/python -c 'import synapse; print(synapse.__version__)') from $(VENV)"
 	$(GO) test $(GOFLAGS_TEST) -v ./... 2>&1 | tee .cache/test.log | grep -v -E '^(=== (RUN|PAUSE|CONT|NAME)|\s*--- PASS)'
 	@if grep -E -- '--- SKIP' .cache/test.log; then echo "FAIL: tests were skipped (see above)"; exit 1; fi
 	@echo "test: $$(grep -c -E -- '--- PASS' .cache/test.log) passed, 0 failed"

@@ -902,17 +902,13 @@ func checkSyncTimes(ctx context.Context, e *env) []Finding {
 	}
 	ctx, cancel := e.limit(ctx)
 	defer cancel()
-	// Incremental syncs are long-polls that wait for news on purpose: leave them out.
-	keep := func(l metrics.Labels) bool {
-		return (l["servlet"] == "SyncRestServlet" || l["servlet"] == "SlidingSyncRestServlet") && !strings.Contains(l["tag"], "incremental")
-	}
 	var sum, count float64
 	for _, u := range e.d.MetricsURLs {
 		s, err := metrics.Fetch(ctx, e.d.HTTPClient, u)
 		if err != nil {
 			return one(unknown(name, "metrics: "+err.Error(), ""))
 		}
-		h := s.Histogram("synapse_http_server_response_time_seconds", keep)
+		h := s.Histogram("synapse_http_server_response_time_seconds", metrics.IsMeasuredSync)
 		sum, count = sum+h.Sum, count+h.Count
 	}
 	if count == 0 {

@@ -100,7 +100,7 @@ func parseRaw(t *testing.T, data []byte, at time.Time) *scrape {
 	return s
 }
 
-func isSync(l labels) bool { return l["servlet"] == syncServlet }
+func isSync(l labels) bool { return l["servlet"] == metrics.SyncServlet }
 
 // waitForSyncs waits until the metrics count at least n /sync responses:
 // Synapse records a request's time as it finishes, which can be a moment

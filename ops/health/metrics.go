@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"synops/ops/metrics"
@@ -26,8 +25,6 @@ const (
 	mPersisted      = "synapse_storage_events_persisted_events_total"
 	mProcessStarted = "process_start_time_seconds"
 )
-
-const syncServlet = "SyncRestServlet"
 
 // metric keys: the last part of a result ID ("metrics.<key>", "worker.<host:port>.<key>").
 const (
@@ -273,23 +270,8 @@ func startTime(s *scrape) float64 {
 	return v
 }
 
-// isSyncMeasured keeps the /sync requests whose time means something:
-// initial and full-state syncs. Incremental syncs are long-polls that wait up
-// to the client's timeout. Requests with an empty tag are left out too:
-// Synapse sets the tag only in the request that computes a sync, so one served
-// from its sync response cache, or joined onto an identical request in flight
-// (a long-poll among them), is tagged "". The tags are "sync_v2:initial_sync"
-// and "sync_v2:full_state_sync" since Synapse 1.108, without the prefix before.
-func isSyncMeasured(l labels) bool {
-	if l["servlet"] != syncServlet {
-		return false
-	}
-	t := l["tag"]
-	return strings.HasSuffix(t, "initial_sync") || strings.HasSuffix(t, "full_state_sync")
-}
-
 func syncP95(r *Result, prev, cur *scrape, th Thresholds) {
-	d, ok := cur.Histogram(mResponseTime, isSyncMeasured).Minus(prev.Histogram(mResponseTime, isSyncMeasured))
+	d, ok := cur.Histogram(mResponseTime, metrics.IsMeasuredSync).Minus(prev.Histogram(mResponseTime, metrics.IsMeasuredSync))
 	if !ok {
 		r.Value, r.Detail = "counters went backwards (Synapse restarted?)", "counters went backwards (Synapse restarted?)"
 		return

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"synops/ops/metrics"
 	"synops/synapse/synapsetest"
 )
 
@@ -69,7 +70,7 @@ func TestRealSynapseExportsWhatWeRead(t *testing.T) {
 			t.Errorf("Synapse %s no longer exports %s", bed.Synapse.Version, name)
 		}
 	}
-	nonIncr, ok := cur.Histogram(mResponseTime, isSyncMeasured).Minus(prev.Histogram(mResponseTime, isSyncMeasured))
+	nonIncr, ok := cur.Histogram(mResponseTime, metrics.IsMeasuredSync).Minus(prev.Histogram(mResponseTime, metrics.IsMeasuredSync))
 	if !ok || nonIncr.Count != 6 {
 		t.Errorf("initial and full-state /sync between the scrapes: got %v (ok %v), want 6", nonIncr.Count, ok)
 	}

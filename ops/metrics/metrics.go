@@ -98,6 +98,26 @@ func ShownURL(s string) string {
 	return u.Redacted()
 }
 
+// SyncServlet is the servlet label of /sync (v2) requests.
+const SyncServlet = "SyncRestServlet"
+
+// IsMeasuredSync keeps the series of synapse_http_server_response_time_seconds
+// whose time means something for /sync: initial and full-state syncs.
+// Incremental syncs are long-polls that wait up to the client's timeout.
+// Requests with an empty tag are left out too: Synapse sets the tag only in
+// the request that computes a sync, so one served from its sync response
+// cache, or joined onto an identical request in flight (a long-poll among
+// them), is tagged "". Sliding sync (SlidingSyncRestServlet) is never tagged
+// and waits for news the same way. The tags are "sync_v2:initial_sync" and
+// "sync_v2:full_state_sync" since Synapse 1.108, without the prefix before.
+func IsMeasuredSync(l Labels) bool {
+	if l["servlet"] != SyncServlet {
+		return false
+	}
+	t := l["tag"]
+	return strings.HasSuffix(t, "initial_sync") || strings.HasSuffix(t, "full_state_sync")
+}
+
 // Labels of one series, for filters.
 type Labels map[string]string
 

@@ -729,18 +729,21 @@ func (p *RoomsPane) View() string {
 		if p.sortDesc {
 			dir = "↓"
 		}
-		header = s.Title.Render("Rooms") + s.Muted.Render(fmt.Sprintf("  %d rooms · sorted by %s %s", len(p.rooms), strings.ToLower(colTitles[p.sortCol]), dir))
-		if p.loading {
-			header += s.Muted.Render(" · loading…")
-		} else if !p.loadedAt.IsZero() {
-			header += s.Muted.Render(" · listed " + p.loadedAt.Format("15:04:05"))
-		}
+		header = s.Title.Render("Rooms") + s.Muted.Render(fmt.Sprintf("  %d rooms", len(p.rooms)))
+		// Interrupted deletions come first: on a narrow screen the end of
+		// the line is cut.
 		if p.interrupted > 0 {
 			note := fmt.Sprintf(" · interrupted deletions: %d", p.interrupted)
 			if !p.c.ReadOnly {
 				note += " (F finishes them)"
 			}
 			header += s.Warn.Render(note)
+		}
+		header += s.Muted.Render(fmt.Sprintf(" · sorted by %s %s", strings.ToLower(colTitles[p.sortCol]), dir))
+		if p.loading {
+			header += s.Muted.Render(" · loading…")
+		} else if !p.loadedAt.IsZero() {
+			header += s.Muted.Render(" · listed " + p.loadedAt.Format("15:04:05"))
 		}
 	}
 	widths := p.columns()

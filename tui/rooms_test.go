@@ -205,3 +205,19 @@ func TestRoomsInterruptedDeletions(t *testing.T) {
 		t.Errorf("no toast for the empty plan:\n%s", screen(m))
 	}
 }
+
+func TestRoomsInterruptedHeaderFits80(t *testing.T) {
+	m, rp := roomsRoot(t, false, 10, 80, 24)
+	s := send(m)
+	rp.gen = 2
+	s(roomsLoadedMsg{gen: 2, rooms: syntheticRooms(10), interrupted: 12, at: fixedNow})
+	got := screen(m)
+	for i, l := range strings.Split(got, "\n") {
+		if w := ansi.StringWidth(l); w > 80 {
+			t.Errorf("line %d is %d wide: %q", i, w, l)
+		}
+	}
+	if !strings.Contains(got, "interrupted deletions: 12 (F finishes them)") {
+		t.Errorf("the interrupted deletions do not show at 80 columns:\n%s", got)
+	}
+}

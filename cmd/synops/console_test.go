@@ -215,31 +215,13 @@ func TestConsoleFinishesInterruptedDeletion(t *testing.T) {
 	ctx := context.Background()
 	bin := buildBinary(t)
 	name := fmt.Sprintf("e2e-interrupted-%d", time.Now().UnixNano()%1e6)
-	id, err := bed.Synapse.CreateRoom(ctx, synapsetest.RoomSpec{Name: name})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bed.WaitSettled(ctx, 90*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	deleteID, err := bed.Synapse.Client().DeleteRoom(ctx, id, synapse.DeleteRoomOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	cfg, err := bed.WriteConfig(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	state := filepath.Join(dir, "state")
-	if err := os.MkdirAll(filepath.Join(state, "synops"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	journal := fmt.Sprintf(`[{"room_id": %q, "name": %q, "stage": "deleting", "delete_id": %q, "updated": %q}]`,
-		id, name, deleteID, time.Now().UTC().Format(time.RFC3339))
-	if err := os.WriteFile(filepath.Join(state, "synops", "rooms-journal.json"), []byte(journal), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	id := interruptedDeletion(t, state, name)
 	tm := startTmux(t, 140, 40, []string{"SYNOPS_CONFIG=" + cfg, "HOME=" + dir, "XDG_STATE_HOME=" + state, "TERM=xterm-256color"}, bin)
 	tm.waitFor("the start notice", 20*time.Second, func(s string) bool { return strings.Contains(s, "interrupted room deletions: 1") })
 	tm.keys("2")

@@ -348,27 +348,8 @@ func TestRoomsDeleteCLI(t *testing.T) {
 // in the journal is listed by the dry run and finished by --apply, with the
 // server name as approval and no backup waiver (Synapse already runs it).
 func TestRoomsPurgeUnfinishedCLI(t *testing.T) {
-	ctx := roomsCtx(t)
 	env, state := roomsCLIEnv(t)
-	id, err := bed.Synapse.CreateRoom(ctx, synapsetest.RoomSpec{Name: "cli-unfinished"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bed.WaitSettled(ctx, 90*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	deleteID, err := bed.Synapse.Client().DeleteRoom(ctx, id, synapse.DeleteRoomOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	journal := fmt.Sprintf(`[{"room_id": %q, "name": "cli-unfinished", "stage": "deleting", "delete_id": %q, "updated": %q}]`,
-		id, deleteID, time.Now().UTC().Format(time.RFC3339))
-	if err := os.MkdirAll(filepath.Join(state, "synops"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(state, "synops", "rooms-journal.json"), []byte(journal), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	id := interruptedDeletion(t, state, "cli-unfinished")
 
 	out, errs, code := cli(t, env, "rooms", "purge", "--unfinished")
 	if code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "unfinished: deleting") || !strings.Contains(out, "add --apply to finish") {
@@ -385,4 +366,33 @@ func TestRoomsPurgeUnfinishedCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "no unfinished deletions") {
 		t.Errorf("second run: exit %d, want nothing to do\n%s%s", code, out, errs)
 	}
+}
+
+// interruptedDeletion creates a room, has Synapse start deleting it, and
+// writes the journal a run leaves when it stops while Synapse works: the
+// room at stage "deleting" with Synapse's delete ID, in the state directory
+// state/synops.
+func interruptedDeletion(t *testing.T, state, name string) (roomID string) {
+	t.Helper()
+	ctx := roomsCtx(t)
+	id, err := bed.Synapse.CreateRoom(ctx, synapsetest.RoomSpec{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bed.WaitSettled(ctx, 90*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	deleteID, err := bed.Synapse.Client().DeleteRoom(ctx, id, synapse.DeleteRoomOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	journal := fmt.Sprintf(`[{"room_id": %q, "name": %q, "stage": "deleting", "delete_id": %q, "updated": %q}]`,
+		id, name, deleteID, time.Now().UTC().Format(time.RFC3339))
+	if err := os.MkdirAll(filepath.Join(state, "synops"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(state, "synops", "rooms-journal.json"), []byte(journal), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return id
 }

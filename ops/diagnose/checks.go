@@ -771,15 +771,10 @@ func checkDBPool(ctx context.Context, e *env) []Finding {
 	}
 	ctx, cancel := e.limit(ctx)
 	defer cancel()
-	var sum, count float64
-	for _, u := range e.d.MetricsURLs {
-		s, err := metrics.Fetch(ctx, e.d.HTTPClient, u)
-		if err != nil {
-			f.Evidence += "; metrics: " + err.Error()
-			return one(f)
-		}
-		h := s.Histogram("synapse_storage_schedule_time", nil)
-		sum, count = sum+h.Sum, count+h.Count
+	sum, count, err := e.histogramTotal(ctx, "synapse_storage_schedule_time", nil)
+	if err != nil {
+		f.Evidence += "; " + err.Error()
+		return one(f)
 	}
 	if count == 0 {
 		f.Evidence += "; no database transactions measured yet"
@@ -902,14 +897,9 @@ func checkSyncTimes(ctx context.Context, e *env) []Finding {
 	}
 	ctx, cancel := e.limit(ctx)
 	defer cancel()
-	var sum, count float64
-	for _, u := range e.d.MetricsURLs {
-		s, err := metrics.Fetch(ctx, e.d.HTTPClient, u)
-		if err != nil {
-			return one(unknown(name, "metrics: "+err.Error(), ""))
-		}
-		h := s.Histogram("synapse_http_server_response_time_seconds", metrics.IsMeasuredSync)
-		sum, count = sum+h.Sum, count+h.Count
+	sum, count, err := e.histogramTotal(ctx, "synapse_http_server_response_time_seconds", metrics.IsMeasuredSync)
+	if err != nil {
+		return one(unknown(name, err.Error(), ""))
 	}
 	if count == 0 {
 		return one(unknown(name, "no initial or full-state sync since Synapse started: nothing to measure", ""))
@@ -1036,4 +1026,17 @@ func isLoopback(raw string) bool {
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
+}
+
+// histogramTotal sums a histogram family over every metrics endpoint.
+func (e *env) histogramTotal(ctx context.Context, name string, keep func(metrics.Labels) bool) (sum, count float64, err error) {
+	for _, u := range e.d.MetricsURLs {
+		s, err := metrics.Fetch(ctx, e.d.HTTPClient, u)
+		if err != nil {
+			return 0, 0, fmt.Errorf("metrics: %w", err)
+		}
+		h := s.Histogram(name, keep)
+		sum, count = sum+h.Sum, count+h.Count
+	}
+	return sum, count, nil
 }

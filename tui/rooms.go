@@ -62,7 +62,6 @@ type roomPlanMsg struct {
 	backupOK bool
 	note     string
 	nothing  string // the plan has nothing to do, and this says so
-	rooms    int    // rooms a "finish" plan covers
 	err      error
 }
 
@@ -143,7 +142,6 @@ type pendingPlan struct {
 	action   string
 	plan     *ops.Plan
 	backupOK bool
-	rooms    int // how many rooms a "finish" plan covers
 }
 
 // NewRoomsPane builds the pane over src.
@@ -458,7 +456,6 @@ func (p *RoomsPane) plan(action, id string) tea.Cmd {
 		defer cancel()
 		var pl *ops.Plan
 		var err error
-		count := 0
 		switch action {
 		case "delete":
 			pl, _, err = src.PlanDelete(ctx, rooms.DeleteRequest{RoomID: id})
@@ -470,9 +467,8 @@ func (p *RoomsPane) plan(action, id string) tea.Cmd {
 			if err == nil && len(picked) == 0 {
 				return roomPlanMsg{action: action, nothing: "no interrupted deletions: nothing to finish"}
 			}
-			count = len(picked)
 		}
-		msg := roomPlanMsg{action: action, plan: pl, rooms: count, err: err}
+		msg := roomPlanMsg{action: action, plan: pl, err: err}
 		if err == nil {
 			msg.backupOK, msg.note = src.BackupState(ctx, pl)
 		}
@@ -532,7 +528,7 @@ func (p *RoomsPane) planned(msg roomPlanMsg) tea.Cmd {
 	}
 	pl := msg.plan
 	tag := "rooms:" + pl.ID
-	p.pending[tag] = pendingPlan{action: msg.action, plan: pl, backupOK: msg.backupOK, rooms: msg.rooms}
+	p.pending[tag] = pendingPlan{action: msg.action, plan: pl, backupOK: msg.backupOK}
 	req := ConfirmRequest{
 		Title: titleFor(msg.action), Server: pl.Server, Environment: pl.Environment,
 		Production: pl.Environment == "production", Target: pl.Target, Risk: pl.Risk().String(), Tag: tag,
@@ -593,7 +589,7 @@ func (p *RoomsPane) confirmed(msg ConfirmResultMsg) tea.Cmd {
 	ap.WithoutBackup = waived
 	label := titleFor(pp.action) + " " + pp.plan.Target
 	if pp.action == "finish" {
-		label = titleFor(pp.action) + fmt.Sprintf(" (%d rooms)", pp.rooms)
+		label = titleFor(pp.action) // the target is the server; progress counts the rooms
 	}
 	job := p.c.Jobs.Start(label)
 	events := make(chan roomJobEvent, 16)

@@ -232,8 +232,14 @@ func TestBlockedRoomAndExtremities(t *testing.T) {
 
 func setBlock(t *testing.T, room string, block bool) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPut, bed.Synapse.BaseURL+"/_synapse/admin/v1/rooms/"+strings.ReplaceAll(room, "!", "%21")+"/block",
-		strings.NewReader(fmt.Sprintf(`{"block": %v}`, block)))
+	asAdmin(t, http.MethodPut, "/_synapse/admin/v1/rooms/"+strings.ReplaceAll(room, "!", "%21")+"/block", fmt.Sprintf(`{"block": %v}`, block))
+}
+
+// asAdmin sends one request to the bed's Synapse with the admin's token and
+// fails the test unless it answers 200.
+func asAdmin(t *testing.T, method, path, body string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, bed.Synapse.BaseURL+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+bed.Synapse.AdminToken.Reveal())
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -241,22 +247,12 @@ func setBlock(t *testing.T, room string, block bool) {
 	}
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
-		t.Fatalf("block %s: HTTP %d", room, resp.StatusCode)
+		t.Fatalf("%s %s: HTTP %d", method, path, resp.StatusCode)
 	}
 }
 
 func TestRoomSyncFailing(t *testing.T) {
-	// One real initial sync, so that there is a sync time to read.
-	req, _ := http.NewRequest(http.MethodGet, bed.Synapse.BaseURL+"/_matrix/client/v3/sync?timeout=0", nil)
-	req.Header.Set("Authorization", "Bearer "+bed.Synapse.AdminToken.Reveal())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("initial sync: HTTP %d", resp.StatusCode)
-	}
+	asAdmin(t, http.MethodGet, "/_matrix/client/v3/sync?timeout=0", "") // an initial sync, so there is a sync time to read
 	v := run(t, bedDeps(), diagnose.RoomSyncFailing)
 	want(t, find(t, v, "database round trip"), health.OK, `^SELECT 1 took`)
 	want(t, find(t, v, "room state"), health.Unknown, `no room given`)

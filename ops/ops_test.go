@@ -318,3 +318,47 @@ func TestGuardBackupState(t *testing.T) {
 		t.Error("a backup older than FreshWithin counted")
 	}
 }
+
+func TestRequestWaiver(t *testing.T) {
+	now := time.Now()
+	covered := Request{Plan: testPlan(), BackupOK: true, BackupNote: "verified backup b1"}
+	bare := Request{Plan: testPlan(), BackupOK: false, BackupNote: "no verified backup exists"}
+	tests := []struct {
+		name    string
+		r       Request
+		typed   string
+		waived  bool
+		wantErr error
+	}{
+		{"backup covers it: the target", covered, "!abc:example.org", false, nil},
+		{"backup covers it: the waiver is not the phrase", covered, "!abc:example.org without backup", false, ErrNotApproved},
+		{"no backup: the target alone", bare, "!abc:example.org", false, ErrNoBackup},
+		{"no backup: target and waiver", bare, "!abc:example.org without backup", true, nil},
+		{"no backup: wrong target and waiver", bare, "!abd:example.org without backup", false, ErrNotApproved},
+		{"no backup: waiver alone", bare, "without backup", false, ErrNotApproved},
+	}
+	for _, tt := range tests {
+		a, err := tt.r.Approve(tt.typed, now)
+		if !errors.Is(err, tt.wantErr) || (tt.wantErr != nil) != (err != nil) {
+			t.Errorf("%s: Approve(%q) error %v, want %v", tt.name, tt.typed, err, tt.wantErr)
+			continue
+		}
+		if err == nil && (!a.Matches(tt.r.Plan) || a.WithoutBackup != tt.waived) {
+			t.Errorf("%s: approval matches=%v waived=%v, want true and %v", tt.name, a.Matches(tt.r.Plan), a.WithoutBackup, tt.waived)
+		}
+	}
+	if got := bare.Phrase(); got != "!abc:example.org without backup" {
+		t.Errorf("phrase without backup %q", got)
+	}
+	if got := covered.Phrase(); got != "!abc:example.org" {
+		t.Errorf("phrase with backup %q", got)
+	}
+	if _, err := bare.Approve("!abc:example.org", now); err == nil || !strings.Contains(err.Error(), `"!abc:example.org without backup"`) {
+		t.Errorf("the refusal does not say what to type: %v", err)
+	}
+	nothingLost := Request{Plan: testPlan()}
+	nothingLost.Plan.LosesData = false
+	if nothingLost.NeedsWaiver() || nothingLost.Phrase() != "!abc:example.org" {
+		t.Error("a plan that loses nothing asks for the waiver")
+	}
+}

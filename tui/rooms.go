@@ -25,14 +25,14 @@ type RoomsSource interface {
 	Sizes(ctx context.Context) map[string]int64
 	Inspect(ctx context.Context, roomID string) (*rooms.Impact, error)
 	PlanDelete(ctx context.Context, req rooms.DeleteRequest) (*ops.Plan, *rooms.Impact, error)
-	ApplyDelete(ctx context.Context, p *ops.Plan, a ops.Approval, progress func(rooms.Progress)) (*rooms.DeleteResult, error)
+	ApplyDelete(ctx context.Context, p *ops.Plan, a ops.Approval, progress func(ops.Progress)) (*rooms.DeleteResult, error)
 	PlanBlock(ctx context.Context, roomID string, block bool) (*ops.Plan, error)
 	ApplyBlock(ctx context.Context, p *ops.Plan, a ops.Approval) error
 	PlanPurgeHistory(ctx context.Context, req rooms.PurgeHistoryRequest) (*ops.Plan, error)
-	ApplyPurgeHistory(ctx context.Context, p *ops.Plan, a ops.Approval, progress func(rooms.Progress)) error
+	ApplyPurgeHistory(ctx context.Context, p *ops.Plan, a ops.Approval, progress func(ops.Progress)) error
 	Interrupted() []rooms.Entry
 	PlanPurge(ctx context.Context, c rooms.Criteria) (*ops.Plan, []rooms.Candidate, error)
-	ApplyPurge(ctx context.Context, p *ops.Plan, a ops.Approval, progress func(rooms.Progress)) (*rooms.Report, error)
+	ApplyPurge(ctx context.Context, p *ops.Plan, a ops.Approval, progress func(ops.Progress)) (*rooms.Report, error)
 	BackupState(ctx context.Context, p *ops.Plan) (bool, string)
 }
 
@@ -597,10 +597,10 @@ func (p *RoomsPane) confirmed(msg ConfirmResultMsg) tea.Cmd {
 	start := func() tea.Msg {
 		go func() {
 			defer close(events)
-			progress := func(pr rooms.Progress) {
+			progress := func(pr ops.Progress) {
 				ev := roomJobEvent{job: job, events: events, stage: pr.Stage + " " + pr.Detail, progress: -1}
 				if pr.Total > 1 {
-					ev.stage = fmt.Sprintf("%d/%d: %s %s", pr.Done, pr.Total, pr.RoomID, pr.Stage)
+					ev.stage = fmt.Sprintf("%d/%d: %s %s", pr.Done, pr.Total, pr.Item, pr.Stage)
 					ev.progress = float64(pr.Done) / float64(pr.Total)
 				}
 				select {

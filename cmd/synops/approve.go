@@ -56,13 +56,19 @@ func (a *app) printPlan(p *ops.Plan, backupNote string) {
 	}
 }
 
-// approve asks for (or checks) the operator's approval of p: the typed target
+// approve asks for (or checks) the operator's approval of p: the typed phrase
 // on a terminal, --yes --confirm=<target> otherwise. Nothing else approves.
+// The phrase and its check are ops.Request's, as in the console; the flag
+// --without-backup stands for typing the waiver.
 func (a *app) approve(ctx context.Context, g *ops.Guard, p *ops.Plan, c changeFlags) (ops.Approval, error) {
-	ok, note := g.BackupState(ctx, p)
-	a.printPlan(p, note)
+	req := g.Request(ctx, p)
+	a.printPlan(p, req.BackupNote)
 	if g.ReadOnly && p.Risk() > ops.ReadOnly {
 		return ops.Approval{}, g.Refuse(p, fmt.Errorf("%w: nothing was changed (drop --read-only / read_only to make changes)", ops.ErrReadOnly))
+	}
+	waiver := ""
+	if req.NeedsWaiver() && c.withoutBackup {
+		waiver = ops.WaiverSuffix
 	}
 	var typed string
 	switch {
@@ -70,23 +76,24 @@ func (a *app) approve(ctx context.Context, g *ops.Guard, p *ops.Plan, c changeFl
 		if c.confirm == "" {
 			return ops.Approval{}, usageError("--yes needs --confirm=%q, the target this plan names", p.Target)
 		}
-		typed = c.confirm
+		typed = c.confirm + waiver
 	case a.interactive():
-		fmt.Fprintf(a.stdout, "Type %s to approve (anything else cancels): ", p.Target)
+		phrase := strings.TrimSuffix(req.Phrase(), waiver)
+		fmt.Fprintf(a.stdout, "Type %s to approve (anything else cancels): ", phrase)
 		line, _ := bufio.NewReader(a.stdin).ReadString('\n')
-		typed = strings.TrimRight(line, "\r\n")
+		typed = strings.TrimRight(line, "\r\n") + waiver
 	default:
 		return ops.Approval{}, usageError("no terminal to confirm on: to run unattended pass --yes --confirm=%q", p.Target)
 	}
-	ap, err := ops.Approve(p, typed, time.Now())
+	if req.NeedsWaiver() && !c.withoutBackup && !strings.HasSuffix(typed, ops.WaiverSuffix) {
+		if _, err := ops.Approve(p, typed, time.Now()); err != nil {
+			return ops.Approval{}, g.Refuse(p, fmt.Errorf("%w; nothing was changed", err))
+		}
+		return ops.Approval{}, g.Refuse(p, fmt.Errorf("%w: %s; this plan loses data. Take and verify a backup, or pass --without-backup to accept the loss; nothing was changed", ops.ErrNoBackup, req.BackupNote))
+	}
+	ap, err := req.Approve(typed, time.Now())
 	if err != nil {
 		return ops.Approval{}, g.Refuse(p, fmt.Errorf("%w; nothing was changed", err))
-	}
-	if !ok {
-		if !c.withoutBackup {
-			return ops.Approval{}, g.Refuse(p, fmt.Errorf("%w: %s; this plan loses data. Take and verify a backup, or pass --without-backup to accept the loss; nothing was changed", ops.ErrNoBackup, note))
-		}
-		ap.WithoutBackup = true
 	}
 	return ap, nil
 }

@@ -370,12 +370,12 @@ func (a *app) printCandidates(picked []rooms.Candidate) {
 	w.Flush()
 }
 
-func (a *app) progressLine(p rooms.Progress) {
+func (a *app) progressLine(p ops.Progress) {
 	if p.Total > 1 {
-		fmt.Fprintf(a.stderr, "[%d/%d] %s %s %s\n", p.Done, p.Total, p.RoomID, p.Stage, p.Detail)
+		fmt.Fprintf(a.stderr, "[%d/%d] %s %s %s\n", p.Done, p.Total, p.Item, p.Stage, p.Detail)
 		return
 	}
-	fmt.Fprintf(a.stderr, "%s: %s %s\n", p.RoomID, p.Stage, p.Detail)
+	fmt.Fprintf(a.stderr, "%s: %s %s\n", p.Item, p.Stage, p.Detail)
 }
 
 func (a *app) rooms(ctx context.Context) (*roomsEnv, error) {

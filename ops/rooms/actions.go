@@ -52,7 +52,7 @@ type DeleteResult struct {
 // ApplyDelete runs an approved delete plan: Synapse's asynchronous delete,
 // polled to the end, then the app references in one transaction. If it is
 // interrupted, the journal knows the delete ID and a later run finishes it.
-func (s *Service) ApplyDelete(ctx context.Context, p *ops.Plan, a ops.Approval, progress func(Progress)) (*DeleteResult, error) {
+func (s *Service) ApplyDelete(ctx context.Context, p *ops.Plan, a ops.Approval, progress func(ops.Progress)) (*DeleteResult, error) {
 	var req DeleteRequest
 	if p.Kind != "rooms.delete" || json.Unmarshal(p.Params, &req) != nil {
 		return nil, errors.New("apply delete: not a room delete plan")
@@ -61,7 +61,7 @@ func (s *Service) ApplyDelete(ctx context.Context, p *ops.Plan, a ops.Approval, 
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.deleteOne(ctx, req.RoomID, "", synapse.DeleteRoomOptions{Block: req.Block, ForcePurge: req.Force}, func(pr Progress) {
+	res, err := s.deleteOne(ctx, req.RoomID, "", synapse.DeleteRoomOptions{Block: req.Block, ForcePurge: req.Force}, func(pr ops.Progress) {
 		pr.Total, pr.Done = 1, 0
 		if progress != nil {
 			progress(pr)
@@ -72,10 +72,10 @@ func (s *Service) ApplyDelete(ctx context.Context, p *ops.Plan, a ops.Approval, 
 }
 
 // deleteOne deletes roomID (or resumes deleteID), waits, clears references.
-func (s *Service) deleteOne(ctx context.Context, roomID, name string, o synapse.DeleteRoomOptions, progress func(Progress)) (*DeleteResult, error) {
+func (s *Service) deleteOne(ctx context.Context, roomID, name string, o synapse.DeleteRoomOptions, progress func(ops.Progress)) (*DeleteResult, error) {
 	report := func(stage, detail string) {
 		if progress != nil {
-			progress(Progress{RoomID: roomID, Stage: stage, Detail: detail})
+			progress(ops.Progress{Item: roomID, Stage: stage, Detail: detail})
 		}
 	}
 	res := &DeleteResult{}
@@ -255,7 +255,7 @@ func (s *Service) PlanPurgeHistory(ctx context.Context, req PurgeHistoryRequest)
 }
 
 // ApplyPurgeHistory runs an approved purge and waits for Synapse to finish.
-func (s *Service) ApplyPurgeHistory(ctx context.Context, p *ops.Plan, a ops.Approval, progress func(Progress)) error {
+func (s *Service) ApplyPurgeHistory(ctx context.Context, p *ops.Plan, a ops.Approval, progress func(ops.Progress)) error {
 	var req PurgeHistoryRequest
 	if p.Kind != "rooms.purge_history" || json.Unmarshal(p.Params, &req) != nil {
 		return errors.New("apply purge history: not a purge-history plan")
@@ -267,7 +267,7 @@ func (s *Service) ApplyPurgeHistory(ctx context.Context, p *ops.Plan, a ops.Appr
 	id, err := s.Synapse.PurgeHistory(ctx, req.RoomID, synapse.PurgeHistoryOptions{Before: req.Before, DeleteLocalEvents: req.DeleteLocalEvents})
 	if err == nil {
 		if progress != nil {
-			progress(Progress{RoomID: req.RoomID, Stage: "purging", Total: 1, Detail: "purge " + id})
+			progress(ops.Progress{Item: req.RoomID, Stage: "purging", Total: 1, Detail: "purge " + id})
 		}
 		err = s.Synapse.WaitPurgeHistory(ctx, id, s.poll())
 	}

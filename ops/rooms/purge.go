@@ -327,7 +327,7 @@ func (r *Report) Count(status string) int {
 // plan, a member who joined): one that no longer does is skipped. A room
 // whose deletion could not finish is reported "pending" with the reason; a
 // later run finishes it from the journal.
-func (s *Service) ApplyPurge(ctx context.Context, p *ops.Plan, a ops.Approval, progress func(Progress)) (*Report, error) {
+func (s *Service) ApplyPurge(ctx context.Context, p *ops.Plan, a ops.Approval, progress func(ops.Progress)) (*Report, error) {
 	var params purgeParams
 	if p.Kind != "rooms.purge" || json.Unmarshal(p.Params, &params) != nil {
 		return nil, errors.New("apply purge: not a room purge plan")
@@ -363,7 +363,7 @@ func (s *Service) ApplyPurge(ctx context.Context, p *ops.Plan, a ops.Approval, p
 		rep.Outcomes[i] = o
 		done++
 		if progress != nil {
-			progress(Progress{RoomID: r.RoomID, Stage: o.Status, Done: done, Total: len(params.Rooms), Detail: o.Reason})
+			progress(ops.Progress{Item: r.RoomID, Stage: o.Status, Done: done, Total: len(params.Rooms), Detail: o.Reason})
 		}
 		mu.Unlock()
 		return nil // one room's trouble does not stop the others

@@ -137,8 +137,8 @@ func TestRetentionPurgeSelectsExactlyOlderRooms(t *testing.T) {
 			t.Error("a purge was approved by its room count; the phrase is the server name")
 		}
 		var mu sync.Mutex
-		var last rooms.Progress
-		rep, err := f.svc.ApplyPurge(ctx, plan, approve(t, plan), func(p rooms.Progress) { mu.Lock(); last = p; mu.Unlock() })
+		var last ops.Progress
+		rep, err := f.svc.ApplyPurge(ctx, plan, approve(t, plan), func(p ops.Progress) { mu.Lock(); last = p; mu.Unlock() })
 		if err != nil {
 			t.Fatalf("ApplyPurge: %v (report %+v)", err, rep)
 		}
@@ -281,7 +281,7 @@ func TestRetentionPurgeSynapseDies(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		rep, err := f.svc.ApplyPurge(ctx, plan, approval, func(p rooms.Progress) {
+		rep, err := f.svc.ApplyPurge(ctx, plan, approval, func(p ops.Progress) {
 			if p.Stage == "deleted" {
 				deleted++ // progress is reported under ApplyPurge's lock
 				if deleted == 3 {

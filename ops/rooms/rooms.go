@@ -64,14 +64,6 @@ func (s *Service) concurrency() int {
 	return s.Concurrency
 }
 
-// Progress is reported while an operation runs.
-type Progress struct {
-	RoomID string
-	Stage  string // "deleting", "purging", "clearing references", "done", "failed", "pending"
-	Done   int
-	Total  int
-	Detail string
-}
 
 // Impact is what the plan of a room operation shows.
 type Impact struct {

@@ -67,7 +67,7 @@ func TestRoomDelete(t *testing.T) {
 	}
 
 	var stages []string
-	res, err := f.svc.ApplyDelete(ctx, plan, approve(t, plan), func(p rooms.Progress) { stages = append(stages, p.Stage) })
+	res, err := f.svc.ApplyDelete(ctx, plan, approve(t, plan), func(p ops.Progress) { stages = append(stages, p.Stage) })
 	if err != nil {
 		t.Fatalf("ApplyDelete: %v", err)
 	}

@@ -64,7 +64,6 @@ func (s *Service) concurrency() int {
 	return s.Concurrency
 }
 
-
 // Impact is what the plan of a room operation shows.
 type Impact struct {
 	Room          *synapse.RoomDetails `json:"room"`

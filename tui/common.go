@@ -22,6 +22,9 @@ type Common struct {
 	Keys   *KeyMap
 	Jobs   *Jobs
 	Log    *slog.Logger
+	// Approvals gives the backup state of a plan for the confirm dialog;
+	// *ops.Guard is one. Nil: no plan is treated as covered by a backup.
+	Approvals Approvals
 	Now    func() time.Time
 
 	ReadOnly    bool
@@ -50,7 +53,7 @@ func NewCommon(c Common) *Common {
 		c.Keys = NewKeyMap()
 	}
 	if c.Jobs == nil {
-		c.Jobs = NewJobs(c.Now)
+		c.Jobs = NewJobs(c.Ctx, c.Now)
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -85,6 +88,12 @@ type Pane interface {
 	Commands() []Command
 }
 
+// Pane titles, which are also the owners of their changes and jobs.
+const (
+	ownerHealth = "Health"
+	ownerRooms  = "Rooms"
+)
+
 // ToastMsg shows a message on the toast line for a few seconds.
 type ToastMsg struct {
 	Text  string
@@ -96,7 +105,8 @@ func Toast(text string, isErr bool) tea.Cmd {
 	return func() tea.Msg { return ToastMsg{Text: text, Error: isErr} }
 }
 
-// OpenConfirmMsg asks the root to open the typed confirm dialog.
+// OpenConfirmMsg asks the root to open the typed confirm dialog. Panes do not
+// send it themselves: a Change's plan reaches it through the runner.
 type OpenConfirmMsg struct{ Request ConfirmRequest }
 
 type toastClearMsg struct{ id int }

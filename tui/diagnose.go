@@ -2,12 +2,14 @@ package tui
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
+	"synops/ops"
 	"synops/ops/diagnose"
 	"synops/ops/health"
 	"synops/ops/text"
@@ -17,13 +19,6 @@ import (
 type Diagnoser interface {
 	Symptoms() []diagnose.Symptom
 	Run(ctx context.Context, symptomID string) (diagnose.Verdict, error)
-}
-
-type verdictMsg struct {
-	id      int
-	job     int
-	verdict diagnose.Verdict
-	err     error
 }
 
 // DiagnoseView lists the symptoms; Enter runs the checks for one (as a job in
@@ -50,26 +45,15 @@ func NewDiagnoseView(c *Common, d Diagnoser) *DiagnoseView {
 }
 
 func (v *DiagnoseView) Capturing() bool { return false }
-func (v *DiagnoseView) Close()          {}
+
+// Close keeps the verdicts: the view is reopened as it was, and a run still
+// going lands in it.
+func (v *DiagnoseView) Close() tea.Cmd { return nil }
 
 func (v *DiagnoseView) Update(msg tea.Msg) (tea.Cmd, bool) {
 	switch msg := msg.(type) {
-	case verdictMsg:
-		if msg.id != v.id {
-			return nil, false
-		}
-		sym := msg.verdict.Symptom.ID
-		delete(v.running, sym)
-		state, detail := JobDone, msg.verdict.Status.String()
-		if msg.err != nil {
-			v.errs[sym] = msg.err.Error()
-			state, detail = JobFailed, msg.err.Error()
-		} else {
-			v.verdicts[sym] = msg.verdict
-			delete(v.errs, sym)
-		}
-		v.c.Jobs.Apply(JobMsg{ID: msg.job, State: state, Progress: 1, Detail: detail})
-		return nil, false
+	case JobDoneMsg:
+		v.verdict(msg)
 	case tea.KeyPressMsg:
 		k := v.c.Keys
 		switch {
@@ -86,6 +70,27 @@ func (v *DiagnoseView) Update(msg tea.Msg) (tea.Cmd, bool) {
 	return nil, false
 }
 
+// verdict records a finished run of this view's checks.
+func (v *DiagnoseView) verdict(msg JobDoneMsg) {
+	if msg.Owner != v.owner() {
+		return
+	}
+	sym := msg.Target
+	delete(v.running, sym)
+	if msg.Err != nil {
+		v.errs[sym] = msg.Err.Error()
+		return
+	}
+	if vd, ok := msg.Result.Value.(diagnose.Verdict); ok {
+		v.verdicts[sym] = vd
+		delete(v.errs, sym)
+	}
+}
+
+// owner tags this view's jobs, so a closed and replaced view's results are
+// not taken for another's.
+func (v *DiagnoseView) owner() string { return fmt.Sprintf("diagnose#%d", v.id) }
+
 func (v *DiagnoseView) start() tea.Cmd {
 	if v.cursor >= len(v.symptoms) {
 		return nil
@@ -95,15 +100,17 @@ func (v *DiagnoseView) start() tea.Cmd {
 		return nil
 	}
 	v.running[sym.ID] = true
-	job := v.c.Jobs.Start("diagnose: " + sym.Title)
-	ctx, d, id := v.c.Ctx, v.d, v.id
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-		defer cancel()
-		verdict, err := d.Run(ctx, sym.ID)
-		verdict.Symptom = sym
-		return verdictMsg{id: id, job: job, verdict: verdict, err: err}
-	}
+	d := v.d
+	return v.c.Jobs.Run(JobSpec{
+		Title: "diagnose: " + sym.Title, Owner: v.owner(), Target: sym.ID, Quiet: true,
+		Fn: func(ctx context.Context, _ func(ops.Progress)) (JobResult, error) {
+			ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+			defer cancel()
+			verdict, err := d.Run(ctx, sym.ID)
+			verdict.Symptom = sym
+			return JobResult{Summary: verdict.Status.String(), Value: verdict}, err
+		},
+	})
 }
 
 func (v *DiagnoseView) View(w, h int) string {

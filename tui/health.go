@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
@@ -39,10 +38,6 @@ type healthTickMsg struct {
 // intervals the operator can step through with + and -.
 var cheapIntervals = []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second}
 
-type healthKeys struct {
-	Faster, Slower, Refresh, Filter, Logs, Diagnose key.Binding
-}
-
 // HealthPane is the live dashboard: every check's status, its figure and a
 // sparkline of its history, refreshed in the background.
 type HealthPane struct {
@@ -50,7 +45,7 @@ type HealthPane struct {
 	src      HealthSource
 	openLogs LogOpener
 	diag     Diagnoser
-	keys     healthKeys
+	actions  *Actions
 
 	interval [2]time.Duration
 	gen      [2]int
@@ -68,17 +63,8 @@ type HealthPane struct {
 
 	filter filterBox
 
-	sub      subView // logs or diagnosis, when open
+	sub      subViews // logs or diagnosis, when open
 	diagView *DiagnoseView
-}
-
-// subView is a screen inside the Health pane (logs, diagnosis).
-type subView interface {
-	help.KeyMap
-	Update(msg tea.Msg) (tea.Cmd, bool) // bool: the view closed
-	View(w, h int) string
-	Capturing() bool
-	Close()
 }
 
 // HealthDeps is what the Health pane reads from. Logs and Diagnose may be nil
@@ -103,21 +89,23 @@ func NewHealthPane(c *Common, deps HealthDeps, cheap time.Duration) *HealthPane 
 		seen:     map[string]int{},
 		hist:     map[string]*History{},
 		filter:   newFilterBox(),
-		keys: healthKeys{
-			Faster:   key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+/-", "refresh interval")),
-			Slower:   key.NewBinding(key.WithKeys("-")),
-			Refresh:  c.Keys.Refresh,
-			Filter:   c.Keys.Filter,
-			Logs:     key.NewBinding(key.WithKeys("l"), key.WithHelp("l", "logs")),
-			Diagnose: key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "diagnose")),
-		},
 	}
-	p.keys.Logs.SetEnabled(deps.Logs != nil)
-	p.keys.Diagnose.SetEnabled(deps.Diagnose != nil)
+	logs := Action{Name: "logs", Key: key.NewBinding(key.WithKeys("l"), key.WithHelp("l", "logs")), Palette: "health: logs", Footer: true, Do: p.logs}
+	diag := Action{Name: "diagnose", Key: key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "diagnose")), Palette: "health: diagnose", Footer: true, Do: p.diagnose}
+	logs.Key.SetEnabled(deps.Logs != nil)
+	diag.Key.SetEnabled(deps.Diagnose != nil)
+	p.actions = NewActions(c,
+		Action{Name: "filter", Key: c.Keys.Filter, Footer: true, Do: func(string) tea.Cmd { return p.filter.Open() }},
+		logs, diag,
+		Action{Name: "refresh", Key: c.Keys.Refresh, Palette: "health: refresh now", Footer: true, Do: p.refresh},
+		Action{Name: "faster", Key: key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+/-", "refresh interval")),
+			Do: func(string) tea.Cmd { return p.setInterval(-1) }},
+		Action{Name: "slower", Key: key.NewBinding(key.WithKeys("-")), Do: func(string) tea.Cmd { return p.setInterval(1) }},
+	)
 	return p
 }
 
-func (p *HealthPane) Title() string { return "Health" }
+func (p *HealthPane) Title() string { return ownerHealth }
 
 // Init runs both tiers at once; each re-arms its own tick when it lands.
 func (p *HealthPane) Init() tea.Cmd {
@@ -159,22 +147,16 @@ func (p *HealthPane) Update(msg tea.Msg) tea.Cmd {
 		}
 		return p.fetch(msg.Tier)
 	case ActionMsg:
-		return p.action(msg.Action)
-	case verdictMsg:
-		// The diagnosis view keeps its verdicts while closed; the job line
-		// is updated whichever view is showing.
+		return p.actions.Run(p.actions.Find(msg.Action), ownerHealth, "")
+	case JobDoneMsg:
+		// The diagnosis keeps its verdicts while closed.
 		if p.diagView != nil {
 			p.diagView.Update(msg)
 		}
 		return nil
 	}
-	if p.sub != nil {
-		cmd, closed := p.sub.Update(msg)
-		if closed {
-			p.sub.Close()
-			p.sub = nil
-		}
-		return cmd
+	if p.sub.Showing() {
+		return p.sub.Update(msg)
 	}
 	km, ok := msg.(tea.KeyPressMsg)
 	if !ok {
@@ -192,60 +174,38 @@ func (p *HealthPane) Update(msg tea.Msg) tea.Cmd {
 		p.move(d)
 		return nil
 	}
-	switch {
-	case key.Matches(km, p.keys.Filter):
-		return p.filter.Open()
-	case key.Matches(km, k.Back):
+	if key.Matches(km, k.Back) {
 		if p.filter.Clear() {
 			p.relayout()
 		}
-	case key.Matches(km, p.keys.Refresh):
-		return p.action("refresh")
-	case key.Matches(km, p.keys.Logs):
-		return p.action("logs")
-	case key.Matches(km, p.keys.Diagnose):
-		return p.action("diagnose")
-	case key.Matches(km, p.keys.Faster):
-		return p.setInterval(-1)
-	case key.Matches(km, p.keys.Slower):
-		return p.setInterval(1)
+		return nil
 	}
-	return nil
+	return p.actions.Run(p.actions.Match(km, false), ownerHealth, "")
 }
 
-func (p *HealthPane) action(a string) tea.Cmd {
-	switch a {
-	case "refresh":
-		// A new generation: the pending ticks die, both tiers run now.
-		p.gen[health.Cheap]++
-		p.gen[health.Expensive]++
-		return tea.Batch(p.fetch(health.Cheap), p.fetch(health.Expensive))
-	case "logs":
-		if p.openLogs == nil {
-			return Toast("no log source: set log.file or services in the profile", true)
-		}
-		p.closeSub()
-		v, cmd := NewLogsView(p.c, p.openLogs)
-		p.sub = v
-		return cmd
-	case "diagnose":
-		if p.diag == nil {
-			return Toast("diagnosis is not available with this configuration", true)
-		}
-		p.closeSub()
-		if p.diagView == nil {
-			p.diagView = NewDiagnoseView(p.c, p.diag)
-		}
-		p.sub = p.diagView
-	}
-	return nil
+// refresh starts a new generation: the pending ticks die, both tiers run now.
+func (p *HealthPane) refresh(string) tea.Cmd {
+	p.gen[health.Cheap]++
+	p.gen[health.Expensive]++
+	return tea.Batch(p.fetch(health.Cheap), p.fetch(health.Expensive))
 }
 
-func (p *HealthPane) closeSub() {
-	if p.sub != nil {
-		p.sub.Close()
-		p.sub = nil
+func (p *HealthPane) logs(string) tea.Cmd {
+	if p.openLogs == nil {
+		return Toast("no log source: set log.file or services in the profile", true)
 	}
+	v, cmd := NewLogsView(p.c, p.openLogs)
+	return tea.Batch(p.sub.Open(v), cmd)
+}
+
+func (p *HealthPane) diagnose(string) tea.Cmd {
+	if p.diag == nil {
+		return Toast("diagnosis is not available with this configuration", true)
+	}
+	if p.diagView == nil {
+		p.diagView = NewDiagnoseView(p.c, p.diag)
+	}
+	return p.sub.Open(p.diagView)
 }
 
 func (p *HealthPane) setInterval(step int) tea.Cmd {
@@ -368,38 +328,29 @@ func (p *HealthPane) SetSize(w, h int) {
 }
 
 func (p *HealthPane) Capturing() bool {
-	return p.filter.active || (p.sub != nil && p.sub.Capturing())
+	return p.filter.active || (p.sub.Showing() && p.sub.cur.Capturing())
 }
 
-func (p *HealthPane) Commands() []Command {
-	cmds := []Command{{Name: "health: refresh now", Action: "refresh"}}
-	if p.openLogs != nil {
-		cmds = append(cmds, Command{Name: "health: logs", Action: "logs"})
-	}
-	if p.diag != nil {
-		cmds = append(cmds, Command{Name: "health: diagnose", Action: "diagnose"})
-	}
-	return cmds
-}
+func (p *HealthPane) Commands() []Command { return p.actions.Commands() }
 
 func (p *HealthPane) ShortHelp() []key.Binding {
-	if p.sub != nil {
-		return p.sub.ShortHelp()
+	if p.sub.Showing() {
+		return p.sub.cur.ShortHelp()
 	}
-	return []key.Binding{p.c.Keys.Up, p.c.Keys.Down, p.keys.Filter, p.keys.Logs, p.keys.Diagnose, p.keys.Refresh}
+	return append([]key.Binding{p.c.Keys.Up, p.c.Keys.Down}, p.actions.Footer()...)
 }
 
 func (p *HealthPane) FullHelp() [][]key.Binding {
-	if p.sub != nil {
-		return p.sub.FullHelp()
+	if p.sub.Showing() {
+		return p.sub.cur.FullHelp()
 	}
-	return [][]key.Binding{{p.keys.Refresh, p.keys.Faster, p.keys.Filter, p.keys.Logs, p.keys.Diagnose}}
+	return p.actions.Help()
 }
 
 // View draws the dashboard (or the open sub-view).
 func (p *HealthPane) View() string {
-	if p.sub != nil {
-		return p.sub.View(p.w, p.h)
+	if p.sub.Showing() {
+		return p.sub.cur.View(p.w, p.h)
 	}
 	s := p.c.Styles
 	var counts [4]int

@@ -8,7 +8,7 @@ type KeyMap struct {
 	Quit, Help, Palette, Filter, Back       key.Binding
 	NextPane, PrevPane, Refresh             key.Binding
 	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
-	Enter                                   key.Binding
+	Enter, Jobs                             key.Binding
 	Pane                                    []key.Binding // 1..9
 }
 
@@ -30,6 +30,7 @@ func NewKeyMap() *KeyMap {
 		Top:      key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g", "top")),
 		Bottom:   key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G", "bottom")),
 		Enter:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open")),
+		Jobs:     key.NewBinding(key.WithKeys("J"), key.WithHelp("J", "jobs")),
 	}
 	for i := 1; i <= 9; i++ {
 		d := string(rune('0' + i))

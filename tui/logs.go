@@ -81,12 +81,21 @@ func (v *LogsView) next() tea.Cmd {
 	}
 }
 
-// Close stops following.
-func (v *LogsView) Close() {
+// Close stops following. The follower's Close waits for its child process
+// to exit, so it runs in the returned command, not in Update.
+func (v *LogsView) Close() tea.Cmd {
 	v.closed = true
 	v.cancel()
-	if v.f != nil {
-		_ = v.f.Close()
+	return closeFollower(v.f)
+}
+
+func closeFollower(f LogFollower) tea.Cmd {
+	if f == nil {
+		return nil
+	}
+	return func() tea.Msg {
+		_ = f.Close()
+		return nil
 	}
 }
 
@@ -96,10 +105,7 @@ func (v *LogsView) Update(msg tea.Msg) (tea.Cmd, bool) {
 	switch msg := msg.(type) {
 	case logsOpenedMsg:
 		if msg.id != v.id || v.closed {
-			if msg.f != nil {
-				_ = msg.f.Close()
-			}
-			return nil, false
+			return closeFollower(msg.f), false
 		}
 		if msg.err != nil {
 			v.status = "cannot follow the log: " + msg.err.Error()

@@ -39,29 +39,39 @@ func roomsRoot(t testing.TB, readOnly bool, n, w, h int) (*Model, *RoomsPane) {
 	return m, rp
 }
 
+// planned is the runner's message for a plan of the pane's action: what the
+// ops layer and the backup gate would have answered.
+func planned(rp *RoomsPane, action string, p *ops.Plan, backupOK bool, note string) planReadyMsg {
+	return planReadyMsg{owner: ownerRooms, action: action, change: rp.actions.Find(action).Change,
+		req: ops.Request{Plan: p, BackupOK: backupOK, BackupNote: note}}
+}
+
+// shownRoom is the i-th room the table shows.
+func shownRoom(rp *RoomsPane, i int) synapse.Room { return rp.table.rows[rp.table.view[i]] }
+
 func TestRoomsFilterSortAndClean(t *testing.T) {
 	m, rp := roomsRoot(t, false, 1000, 100, 30)
 	s := send(m)
-	if len(rp.view) != 1000 {
-		t.Fatalf("got %d rows, want 1000", len(rp.view))
+	if rp.table.Shown() != 1000 {
+		t.Fatalf("got %d rows, want 1000", rp.table.Shown())
 	}
 	// Sorted by name ascending: "Room 000001" (the last index) first.
-	if got := rp.rooms[rp.view[0]].Name; got != "Evil \x1b[2J\x1b]0;pwned\x07 room" && !strings.HasPrefix(got, "Room 000001") {
+	if got := shownRoom(rp, 0).Name; got != "Evil \x1b[2J\x1b]0;pwned\x07 room" && !strings.HasPrefix(got, "Room 000001") {
 		t.Errorf("first row %q", got)
 	}
 	s(press("s")) // by room label
 	s(press("s")) // by members
-	if rp.sortCol != colMembers {
-		t.Fatalf("sort column %d, want members", rp.sortCol)
+	if got := rp.table.cols[rp.table.sortCol].Title; got != "Local/All" {
+		t.Fatalf("sort column %q, want members (Local/All)", got)
 	}
 	s(press("S"))
-	if top := rp.rooms[rp.view[0]]; top.JoinedMembers != 49 {
+	if top := shownRoom(rp, 0); top.JoinedMembers != 49 {
 		t.Errorf("members descending: top has %d members, want 49", top.JoinedMembers)
 	}
 	s(press("/"))
 	typeText(t, s, "general")
-	if len(rp.view) != 1 || rp.rooms[rp.view[0]].CanonicalAlias != "#general:sandbox.local" {
-		t.Errorf("filter: %d rows", len(rp.view))
+	if rp.table.Shown() != 1 || shownRoom(rp, 0).CanonicalAlias != "#general:sandbox.local" {
+		t.Errorf("filter: %d rows", rp.table.Shown())
 	}
 	s(press("esc"))
 	raw := m.View().Content
@@ -88,13 +98,13 @@ func TestRoomsReadOnly(t *testing.T) {
 }
 
 func TestRoomsPlanOpensTypedConfirm(t *testing.T) {
-	m, _ := roomsRoot(t, false, 10, 100, 40)
+	m, rp := roomsRoot(t, false, 10, 100, 40)
 	s := send(m)
 	p := ops.NewPlan("rooms.delete", "!room000003:sandbox.local", "sandbox.local", "production", fixedNow)
 	p.Steps = []ops.Step{{Title: "purge the room", Risk: ops.Irreversible}}
 	p.Impact = []string{"2 joined members: 2 local, 0 remote"}
 	p.LosesData = true
-	for _, msg := range runCmd(s(roomPlanMsg{action: "delete", plan: p, backupOK: false, note: "no verified backup exists"})) {
+	for _, msg := range runCmd(s(planned(rp, "delete", p, false, "no verified backup exists"))) {
 		s(msg)
 	}
 	if m.confirm == nil {
@@ -154,7 +164,7 @@ func BenchmarkRoomsFilter100k(b *testing.B) {
 
 // At 80x24 a long plan is cut, but the input and the buttons always show.
 func TestConfirmFits80x24(t *testing.T) {
-	m, _ := roomsRoot(t, false, 10, 80, 24)
+	m, rp := roomsRoot(t, false, 10, 80, 24)
 	s := send(m)
 	p := ops.NewPlan("rooms.delete", "!CyuFkCjX2L3OI27H7RW7jI_jxb7rmLcZrRRhdIValAQ", "sandbox.local", "development", fixedNow)
 	for i := 0; i < 12; i++ {
@@ -162,7 +172,7 @@ func TestConfirmFits80x24(t *testing.T) {
 	}
 	p.Steps = []ops.Step{{Title: "purge the room", Risk: ops.Irreversible}}
 	p.LosesData = true
-	for _, msg := range runCmd(s(roomPlanMsg{action: "delete", plan: p, note: "no verified backup exists"})) {
+	for _, msg := range runCmd(s(planned(rp, "delete", p, false, "no verified backup exists"))) {
 		s(msg)
 	}
 	got := screen(m)
@@ -195,7 +205,8 @@ func TestRoomsInterruptedDeletions(t *testing.T) {
 	}
 	m, _ := roomsRoot(t, false, 10, 140, 30)
 	s := send(m)
-	for _, msg := range runCmd(s(roomPlanMsg{action: "finish", nothing: "no interrupted deletions: nothing to finish"})) {
+	none := Nothing("no interrupted deletions: nothing to finish")
+	for _, msg := range runCmd(s(planReadyMsg{owner: ownerRooms, action: "finish", err: none})) {
 		s(msg)
 	}
 	if m.confirm != nil {

@@ -26,6 +26,8 @@ type Model struct {
 	showHelp bool
 	palette  *Palette
 	confirm  *Confirm
+	runner   *runner
+	jobs     *JobsView // the job history, when open
 
 	toast   ToastMsg
 	toastID int
@@ -39,7 +41,7 @@ type Model struct {
 func New(c *Common, panes ...Pane) *Model {
 	h := help.New()
 	h.Styles = c.Styles.Help
-	return &Model{c: c, panes: panes, help: h, width: 80, height: 24}
+	return &Model{c: c, panes: panes, help: h, width: 80, height: 24, runner: newRunner(c)}
 }
 
 // Init starts every pane and asks the terminal for its background colour.
@@ -66,6 +68,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 func (m *Model) update(msg tea.Msg) tea.Cmd {
+	if cmd, ok := m.runner.update(msg); ok {
+		return cmd
+	}
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
@@ -98,9 +103,8 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			m.toast = ToastMsg{}
 		}
 		return nil
-	case JobMsg:
-		m.c.Jobs.Apply(msg)
-		return nil
+	case jobEvent:
+		return m.c.Jobs.update(msg)
 	case HealthMsg:
 		m.noteHealth(msg)
 	}
@@ -119,11 +123,17 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.c.Keys
 	switch {
 	case msg.String() == "ctrl+c":
-		return tea.Quit
+		return m.quit()
 	case m.confirm != nil:
 		cmd, closed := m.confirm.Update(msg)
 		if closed {
 			m.confirm = nil
+		}
+		return cmd
+	case m.runner.ask != nil:
+		cmd, done := m.runner.ask.update(m.c, msg)
+		if done {
+			m.runner.ask = nil
 		}
 		return cmd
 	case m.palette != nil:
@@ -140,12 +150,21 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 			m.showHelp = false
 		}
 		return nil
+	case m.jobs != nil:
+		cmd, closed := m.jobs.Update(msg)
+		if closed {
+			m.jobs = nil
+		}
+		return cmd
 	case m.panes[m.active].Capturing():
 		return m.panes[m.active].Update(msg)
 	case key.Matches(msg, k.Quit):
-		return tea.Quit
+		return m.quit()
 	case key.Matches(msg, k.Help):
 		m.showHelp = true
+		return nil
+	case key.Matches(msg, k.Jobs):
+		m.jobs = NewJobsView(m.c)
 		return nil
 	case key.Matches(msg, k.Palette):
 		m.palette = NewPalette(m.c, m.commands())
@@ -166,6 +185,13 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	return m.panes[m.active].Update(msg)
 }
 
+// quit stops the running jobs; the command that started the console waits
+// for the child processes it handed out (log followers) once the program ends.
+func (m *Model) quit() tea.Cmd {
+	m.c.Jobs.CancelAll()
+	return tea.Quit
+}
+
 func (m *Model) switchTo(i int) { m.active = i }
 
 // commands lists the palette: every pane, every pane's actions, quit.
@@ -178,12 +204,16 @@ func (m *Model) commands() []Command {
 			out = append(out, c)
 		}
 	}
-	return append(out, Command{Name: "quit", Pane: -1, Action: "quit"})
+	return append(out, Command{Name: "jobs: history", Pane: -1, Action: "jobs"}, Command{Name: "quit", Pane: -1, Action: "quit"})
 }
 
 func (m *Model) run(c Command) tea.Cmd {
-	if c.Action == "quit" {
-		return tea.Quit
+	switch c.Action {
+	case "quit":
+		return m.quit()
+	case "jobs":
+		m.jobs = NewJobsView(m.c)
+		return nil
 	}
 	m.switchTo(c.Pane)
 	if c.Action == "" {
@@ -245,8 +275,12 @@ func (m *Model) View() tea.View {
 	switch {
 	case m.confirm != nil:
 		body = lipgloss.Place(m.width, bh, lipgloss.Center, lipgloss.Center, m.confirm.View())
+	case m.runner.ask != nil:
+		body = lipgloss.Place(m.width, bh, lipgloss.Center, lipgloss.Top, m.runner.ask.view(m.c.Styles, m.width))
 	case m.palette != nil:
 		body = lipgloss.Place(m.width, bh, lipgloss.Center, lipgloss.Top, m.palette.View(m.width))
+	case m.jobs != nil:
+		body = m.jobs.View(m.width, bh)
 	case m.showHelp:
 		full := m.help
 		full.ShowAll = true
@@ -267,6 +301,9 @@ func (m *Model) View() tea.View {
 
 // keyMap merges the global bindings with the active pane's for help.
 func (m *Model) keyMap() help.KeyMap {
+	if m.jobs != nil {
+		return m.jobs
+	}
 	return mergedKeys{global: m.c.Keys, pane: m.panes[m.active]}
 }
 
@@ -282,7 +319,7 @@ func (k mergedKeys) ShortHelp() []key.Binding {
 func (k mergedKeys) FullHelp() [][]key.Binding {
 	g := k.global
 	return append(k.pane.FullHelp(),
-		[]key.Binding{g.NextPane, g.PrevPane, g.Palette, g.Help, g.Back, g.Quit},
+		[]key.Binding{g.NextPane, g.PrevPane, g.Palette, g.Jobs, g.Help, g.Back, g.Quit},
 		[]key.Binding{g.Up, g.Down, g.PageUp, g.PageDown, g.Top, g.Bottom})
 }
 

@@ -15,6 +15,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"synops/ops"
 	"synops/ops/health"
 )
 
@@ -107,16 +108,41 @@ func send(m *Model) func(tea.Msg) tea.Cmd {
 
 func screen(m *Model) string { return ansi.Strip(m.View().Content) }
 
-// testPane stands for a pane with a mutating action (as Rooms will have),
-// to test the shell's handling of read-only mode and of pane switching.
+// testPane is a pane built on the kit with one plain action and one
+// mutating change, to test the shell and the kit without a server: read-only
+// mode, pane switching, the palette and the runner. Its change's plan and
+// apply are recorded, not sent anywhere.
 type testPane struct {
 	c       *Common
-	del     key.Binding
-	actions []string
+	actions *Actions
+	ran     []string       // plain actions run, in order
+	applied []ops.Approval // approvals the change was applied with
+	plan    func() *ops.Plan
+	fail    error // Apply's error
 }
 
 func newTestPane(c *Common) *testPane {
-	return &testPane{c: c, del: Mutating(key.NewBinding(key.WithKeys("D"), key.WithHelp("D", "delete thing")), c.ReadOnly)}
+	p := &testPane{c: c}
+	p.plan = func() *ops.Plan {
+		pl := ops.NewPlan("things.delete", "!thing:sandbox.local", "sandbox.local", c.Environment, fixedNow)
+		pl.Steps = []ops.Step{{Title: "delete the thing", Risk: ops.Irreversible}}
+		pl.Impact = []string{"the thing has 3 parts"}
+		pl.LosesData = true
+		return pl
+	}
+	p.actions = NewActions(c,
+		Action{Name: "inspect", Key: key.NewBinding(key.WithKeys("i"), key.WithHelp("i", "inspect thing")), Palette: "things: inspect", Footer: true,
+			Do: func(string) tea.Cmd { p.ran = append(p.ran, "inspect"); return nil }},
+		Action{Name: "delete", Key: key.NewBinding(key.WithKeys("D"), key.WithHelp("D", "delete thing")), Palette: "things: delete", Footer: true, Mutates: true,
+			Change: &Change{Title: "Delete thing",
+				Plan: func(context.Context, string, string) (*ops.Plan, error) { return p.plan(), nil },
+				Apply: func(_ context.Context, _ *ops.Plan, a ops.Approval, progress func(ops.Progress)) (string, error) {
+					p.applied = append(p.applied, a)
+					progress(ops.Progress{Item: "!thing:sandbox.local", Stage: "deleting", Done: 1, Total: 2})
+					return "thing deleted", p.fail
+				}}},
+	)
+	return p
 }
 
 func (p *testPane) Title() string             { return "Things" }
@@ -124,22 +150,48 @@ func (p *testPane) Init() tea.Cmd             { return nil }
 func (p *testPane) View() string              { return "things pane" }
 func (p *testPane) SetSize(int, int)          {}
 func (p *testPane) Capturing() bool           { return false }
-func (p *testPane) ShortHelp() []key.Binding  { return []key.Binding{p.del} }
-func (p *testPane) FullHelp() [][]key.Binding { return [][]key.Binding{{p.del}} }
-func (p *testPane) Commands() []Command       { return []Command{{Name: "things: delete", Action: "delete"}} }
+func (p *testPane) ShortHelp() []key.Binding  { return p.actions.Footer() }
+func (p *testPane) FullHelp() [][]key.Binding { return p.actions.Help() }
+func (p *testPane) Commands() []Command       { return p.actions.Commands() }
 func (p *testPane) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case ActionMsg:
-		p.actions = append(p.actions, msg.Action)
+		return p.actions.Run(p.actions.Find(msg.Action), "Things", "!thing:sandbox.local")
 	case tea.KeyPressMsg:
-		if key.Matches(msg, p.del) {
-			p.actions = append(p.actions, "delete")
-			return func() tea.Msg {
-				return OpenConfirmMsg{Request: ConfirmRequest{Title: "Delete thing", Target: "!thing:sandbox.local", Tag: "del"}}
-			}
-		}
+		return p.actions.Run(p.actions.Match(msg, false), "Things", "!thing:sandbox.local")
 	}
 	return nil
+}
+
+// drain runs cmd and feeds every message it yields back into m, and the
+// commands those return, until nothing is left. A command that does not
+// answer within a moment (a toast's clearing tick, a job still running) is
+// left behind.
+func drain(m *Model, cmd tea.Cmd) {
+	queue := []tea.Cmd{cmd}
+	for len(queue) > 0 {
+		c := queue[0]
+		queue = queue[1:]
+		if c == nil {
+			continue
+		}
+		ch := make(chan tea.Msg, 1)
+		go func() { ch <- c() }()
+		var msg tea.Msg
+		select {
+		case msg = <-ch:
+		case <-time.After(300 * time.Millisecond):
+			continue
+		}
+		switch msg := msg.(type) {
+		case nil:
+		case tea.BatchMsg:
+			queue = append(queue, msg...)
+		default:
+			_, next := m.Update(msg)
+			queue = append(queue, next)
+		}
+	}
 }
 
 var _ help.KeyMap = (*testPane)(nil)
@@ -197,9 +249,7 @@ func TestConfirmThroughRoot(t *testing.T) {
 	m, _ := newRoot(t, false, 80, 24)
 	s := send(m)
 	s(press("2"))
-	for _, msg := range runCmd(s(press("D"))) {
-		s(msg)
-	}
+	drain(m, s(press("D")))
 	if m.confirm == nil {
 		t.Fatal("D did not open the confirm dialog")
 	}
@@ -268,10 +318,16 @@ func TestNavigation(t *testing.T) {
 	// Palette: ':' then a fuzzy name, enter runs it on its pane.
 	s(press(":"))
 	typeText(t, s, "thdel")
+	drain(m, s(press("enter")))
+	if m.palette != nil || m.confirm == nil || !strings.Contains(screen(m), "Delete thing") {
+		t.Errorf("palette: the delete action did not open its confirm dialog:\n%s", screen(m))
+	}
+	s(press("esc"))
+	s(press(":"))
+	typeText(t, s, "thinsp")
 	s(press("enter"))
-	tp := m.panes[1].(*testPane)
-	if m.palette != nil || len(tp.actions) != 1 || tp.actions[0] != "delete" {
-		t.Errorf("palette: got actions %v, want [delete]", tp.actions)
+	if tp := m.panes[1].(*testPane); m.palette != nil || len(tp.ran) != 1 || tp.ran[0] != "inspect" {
+		t.Errorf("palette: got actions %v, want [inspect]", tp.ran)
 	}
 	// q quits; in the help overlay q closes help instead.
 	s(press("?"))

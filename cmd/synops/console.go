@@ -79,6 +79,7 @@ func runConsole(ctx context.Context, a *app) error {
 	panes := []tui.Pane{tui.NewHealthPane(c, deps, *interval)}
 	if re, err := a.roomService(ctx, r); err == nil {
 		defer re.close()
+		c.Approvals = re.guard
 		panes = append(panes, tui.NewRoomsPane(c, re.svc))
 		if n := len(re.svc.Interrupted()); n > 0 {
 			c.Notice = fmt.Sprintf("interrupted room deletions: %d; F in Rooms (or synops rooms purge --unfinished --apply) finishes them", n)

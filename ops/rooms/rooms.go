@@ -324,12 +324,6 @@ func (s *Service) Interrupted() []Entry {
 // Synapse's database) rather than one request per room.
 func (s *Service) CanReadAges() bool { return s.SynapseDB != nil }
 
-// BackupState says whether a plan may run without the operator accepting
-// the loss of data (see ops.Guard.BackupState).
-func (s *Service) BackupState(ctx context.Context, p *ops.Plan) (bool, string) {
-	return s.Guard.BackupState(ctx, p)
-}
-
 // ParseBefore reads an absolute date or time ("2026-01-31",
 // "2026-01-31T12:00:00Z") or an age ("30d": that long before now).
 func ParseBefore(s string, now time.Time) (time.Time, error) {

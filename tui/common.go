@@ -25,7 +25,7 @@ type Common struct {
 	// Approvals gives the backup state of a plan for the confirm dialog;
 	// *ops.Guard is one. Nil: no plan is treated as covered by a backup.
 	Approvals Approvals
-	Now    func() time.Time
+	Now       func() time.Time
 
 	ReadOnly    bool
 	Profile     string

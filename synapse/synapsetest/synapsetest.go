@@ -68,6 +68,7 @@ type Server struct {
 
 	python   string
 	ownDir   bool
+	lock     *os.File // held while the test bed lives (see holdLock)
 	timeout  time.Duration
 	mu       sync.Mutex
 	cmd      *exec.Cmd
@@ -129,6 +130,10 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			return nil, err
 		}
 		opts.Dir, s.ownDir = d, true
+		if s.lock, err = holdLock(d); err != nil {
+			_ = os.RemoveAll(d)
+			return nil, err
+		}
 	}
 	s.Dir = opts.Dir
 	if err := s.writeConfig(opts); err != nil {
@@ -435,6 +440,25 @@ func (s *Server) Close() {
 	if s.ownDir {
 		_ = os.RemoveAll(s.Dir)
 	}
+	if s.lock != nil {
+		s.lock.Close()
+	}
+}
+
+// holdLock takes an exclusive lock on dir/.owner for as long as this test
+// binary lives (the kernel drops it when the process dies), so removeStale in
+// another package's run can tell a live test bed from a dead one even while
+// its Synapse is down on purpose (a test that kills and restarts it).
+func holdLock(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, ".owner"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock the test bed directory: %w", err)
+	}
+	return f, nil
 }
 
 func freePort() (int, error) {
@@ -453,13 +477,21 @@ func randHex(n int) string {
 }
 
 // removeStale deletes directories left by a test binary that was killed
-// before it could clean up: their Synapse is no longer running.
+// before it could clean up: nobody holds their lock and their Synapse is no
+// longer running.
 func removeStale() {
 	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "synops-synapse-*"))
 	for _, d := range dirs {
 		st, err := os.Stat(d)
 		if err != nil || time.Since(st.ModTime()) < time.Minute {
 			continue // being set up by a test running right now
+		}
+		if f, err := os.OpenFile(filepath.Join(d, ".owner"), os.O_RDWR, 0); err == nil {
+			busy := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil
+			f.Close()
+			if busy {
+				continue // its test binary is alive
+			}
 		}
 		if b, err := os.ReadFile(filepath.Join(d, "homeserver.pid")); err == nil {
 			if pid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pid > 0 && syscall.Kill(pid, 0) == nil {

@@ -23,7 +23,7 @@ type Common struct {
 	Jobs   *Jobs
 	Log    *slog.Logger
 	// Approvals gives the backup state of a plan for the confirm dialog;
-	// *ops.Guard is one. Nil: no plan is treated as covered by a backup.
+	// *ops.Guard is one. Nil: a plan that loses data always needs the waiver.
 	Approvals Approvals
 	Now       func() time.Time
 

@@ -323,6 +323,7 @@ func (p *HealthPane) listHeight() int { return max(p.h-4, 1) }
 
 func (p *HealthPane) SetSize(w, h int) {
 	p.w, p.h = w, h
+	p.sub.SetSize(w, h)
 	p.filter.SetWidth(w)
 	p.move(0)
 }

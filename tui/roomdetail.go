@@ -39,6 +39,7 @@ func (d *roomDetail) Update(msg tea.Msg) (tea.Cmd, bool) {
 			if msg.err != nil {
 				d.err = msg.err.Error()
 			}
+			d.scroll.setLines(d.body())
 		}
 	case tea.KeyPressMsg:
 		if key.Matches(msg, d.c.Keys.Back) {
@@ -56,20 +57,24 @@ func (d *roomDetail) FullHelp() [][]key.Binding {
 	return [][]key.Binding{{k.Back, k.Up, k.Down, k.PageUp, k.PageDown}}
 }
 
+// SetSize leaves the first line for the title.
+func (d *roomDetail) SetSize(w, h int) { d.scroll.setSize(w, max(h-1, 1)) }
+
 // View draws the title line and the detail, scrolled within its length.
 func (d *roomDetail) View(w, h int) string {
+	title := d.c.Styles.Title.Render("Room ") + text.Clean(d.roomID)
+	return fit(title+"\n"+d.scroll.view(), w, h)
+}
+
+func (d *roomDetail) body() []string {
 	s := d.c.Styles
-	title := s.Title.Render("Room ") + text.Clean(d.roomID)
-	var out []string
 	switch {
 	case d.impact == nil && d.err == "":
-		out = append(out, s.Muted.Render("reading the room…"))
+		return []string{s.Muted.Render("reading the room…")}
 	case d.impact == nil:
-		out = append(out, s.Crit.Render(text.Clean(d.err)))
-	default:
-		out = d.lines()
+		return []string{s.Crit.Render(text.Clean(d.err))}
 	}
-	return fit(title+"\n"+d.scroll.view(out, w, max(h-1, 1)), w, h)
+	return d.lines()
 }
 
 func (d *roomDetail) lines() []string {

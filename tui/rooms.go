@@ -303,6 +303,7 @@ func (p *RoomsPane) open(id string) tea.Cmd {
 		return nil
 	}
 	d := &roomDetail{c: p.c, roomID: id, scroll: newScrollText(p.c.Keys)}
+	d.scroll.setLines(d.body())
 	ctx, src := p.c.Ctx, p.src
 	return tea.Batch(p.sub.Open(d), func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -316,6 +317,7 @@ func (p *RoomsPane) open(id string) tea.Cmd {
 func (p *RoomsPane) SetSize(w, h int) {
 	p.w, p.h = w, h
 	p.table.SetSize(w, max(h-2, 1))
+	p.sub.SetSize(w, h)
 }
 
 func (p *RoomsPane) Capturing() bool {

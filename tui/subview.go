@@ -22,14 +22,31 @@ type SubView interface {
 	Close() tea.Cmd
 }
 
-// subViews holds a pane's open sub-view, at most one.
-type subViews struct{ cur SubView }
+// sizer is a sub-view that lays itself out when the pane's size changes
+// rather than on each draw (a scrolled detail must know its height when a
+// key arrives).
+type sizer interface{ SetSize(w, h int) }
+
+// subViews holds a pane's open sub-view, at most one, and the pane's size.
+type subViews struct {
+	cur  SubView
+	w, h int
+}
 
 // Open replaces the open view, if any, with v.
 func (s *subViews) Open(v SubView) tea.Cmd {
 	cmd := s.Close()
 	s.cur = v
+	s.SetSize(s.w, s.h)
 	return cmd
+}
+
+// SetSize records the pane's size and passes it on.
+func (s *subViews) SetSize(w, h int) {
+	s.w, s.h = w, h
+	if z, ok := s.cur.(sizer); ok {
+		z.SetSize(w, h)
+	}
 }
 
 // Close closes the open view, if any.
@@ -90,10 +107,12 @@ func (t *scrollText) key(km tea.KeyPressMsg, k *KeyMap) bool {
 	return true
 }
 
-// view draws lines in w×h, keeping the scroll position within the content.
-func (t *scrollText) view(lines []string, w, h int) string {
+func (t *scrollText) setSize(w, h int) {
 	t.vp.SetWidth(w)
 	t.vp.SetHeight(h)
-	t.vp.SetContentLines(lines)
-	return t.vp.View()
 }
+
+// setLines replaces the content; the scroll position stays within it.
+func (t *scrollText) setLines(lines []string) { t.vp.SetContentLines(lines) }
+
+func (t *scrollText) view() string { return t.vp.View() }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -82,11 +83,15 @@ type Jobs struct {
 	next int
 	now  func() time.Time
 	spec map[int]JobSpec
+
+	running sync.WaitGroup
+	closed  chan struct{} // closed by Close: nobody reads the events any more
+	once    sync.Once
 }
 
 // NewJobs makes an empty list; jobs run under ctx.
 func NewJobs(ctx context.Context, now func() time.Time) *Jobs {
-	return &Jobs{ctx: ctx, now: now, spec: map[int]JobSpec{}}
+	return &Jobs{ctx: ctx, now: now, spec: map[int]JobSpec{}, closed: make(chan struct{})}
 }
 
 // Run starts spec.Fn in a goroutine and returns the command that follows it.
@@ -98,8 +103,10 @@ func (j *Jobs) Run(spec JobSpec) tea.Cmd {
 	j.list = append(j.list, &Job{ID: id, Title: spec.Title, Owner: spec.Owner, Progress: -1, Started: j.now(), cancel: cancel})
 	j.spec[id] = spec
 	events := make(chan jobEvent, 16)
-	fn := spec.Fn
+	fn, closed := spec.Fn, j.closed
+	j.running.Add(1)
 	go func() {
+		defer j.running.Done()
 		defer close(events)
 		defer cancel()
 		progress := func(p ops.Progress) {
@@ -112,7 +119,10 @@ func (j *Jobs) Run(spec JobSpec) tea.Cmd {
 		if err == nil && ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		events <- jobEvent{id: id, events: events, done: true, result: res, err: err}
+		select {
+		case events <- jobEvent{id: id, events: events, done: true, result: res, err: err}:
+		case <-closed: // the console has quit
+		}
 	}()
 	return waitJob(events)
 }
@@ -191,6 +201,22 @@ func (j *Jobs) CancelAll() {
 		if x.State == JobRunning {
 			x.cancel()
 		}
+	}
+}
+
+// Close cancels every job and waits up to limit for their functions to
+// return, so the processes they started are gone before the console exits.
+// It reports whether all ended. Call it after the program stopped.
+func (j *Jobs) Close(limit time.Duration) bool {
+	j.once.Do(func() { close(j.closed) })
+	j.CancelAll()
+	done := make(chan struct{})
+	go func() { j.running.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(limit):
+		return false
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -42,6 +43,13 @@ func runConsole(ctx context.Context, a *app) error {
 		return err
 	}
 	defer closeLog()
+	// Everything the console starts lives under this context; when the
+	// program ends it is cancelled and the console waits for its jobs and
+	// log followers (and their child processes) to be gone.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var followers followerSet
+	defer followers.closeAll()
 
 	token, tokErr := r.LoadToken(ctx)
 	if tokErr != nil {
@@ -71,6 +79,7 @@ func runConsole(ctx context.Context, a *app) error {
 			if err != nil {
 				return nil, "", err
 			}
+			followers.add(f)
 			return f, src.String(), nil
 		}
 	} else {
@@ -94,10 +103,36 @@ func runConsole(ctx context.Context, a *app) error {
 	m := tui.New(c, panes...)
 	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(in), tea.WithOutput(out))
 	_, err = p.Run()
-	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
+	killed := errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil
+	stop()
+	if !c.Jobs.Close(10 * time.Second) {
+		logger.Warn("jobs still running at exit")
+	}
+	if killed {
 		return nil // Ctrl-C / SIGTERM while running
 	}
 	return err
+}
+
+// followerSet is every log follower the console opened, to close them all
+// (killing their commands' process groups and reaping them) before exit.
+type followerSet struct {
+	mu   sync.Mutex
+	list []*logs.Follower
+}
+
+func (s *followerSet) add(f *logs.Follower) {
+	s.mu.Lock()
+	s.list = append(s.list, f)
+	s.mu.Unlock()
+}
+
+func (s *followerSet) closeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.list {
+		_ = f.Close()
+	}
 }
 
 // diagnoser binds the diagnosis checks to this configuration for the TUI.

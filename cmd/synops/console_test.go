@@ -243,3 +243,78 @@ func TestConsoleFinishesInterruptedDeletion(t *testing.T) {
 	}
 	tm.keys("q")
 }
+
+// TestConsoleQuitEndsLogChildren: the log view follows a command (journalctl
+// for a systemd profile, here a stub that starts a child of its own); after
+// q, neither the command nor its child is left running.
+func TestConsoleQuitEndsLogChildren(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	cfg, err := bed.WriteConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The log file is not on this machine (as when it lives in a container):
+	// the log comes from the service manager's command.
+	conf := strings.Replace(string(data), bed.Synapse.LogPath, filepath.Join(dir, "elsewhere", "homeserver.log"), 1)
+	conf = strings.Replace(conf, "environment: development", "environment: development\n        services:\n            kind: systemd", 1)
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stubs := t.TempDir()
+	pids := filepath.Join(stubs, "pids")
+	journalctl := "#!/bin/sh\necho $$ >> " + pids + "\nsleep 1000 &\necho $! >> " + pids +
+		"\necho '2026-12-01T00:00:00+0000 box synapse[1]: stub journal line'\nwait\n"
+	systemctl := "#!/bin/sh\necho ActiveState=active\n"
+	for name, body := range map[string]string{"journalctl": journalctl, "systemctl": systemctl} {
+		if err := os.WriteFile(filepath.Join(stubs, name), []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := []string{"SYNOPS_CONFIG=" + cfg, "HOME=" + dir, "XDG_STATE_HOME=" + filepath.Join(dir, "state"), "TERM=xterm-256color"}
+	// tmux keeps its own PATH whatever -e says: set it on the command.
+	tm := startTmux(t, 120, 40, env, "env", "PATH="+stubs+":"+os.Getenv("PATH"), bin)
+	tm.waitFor("the health pane", 30*time.Second, func(s string) bool { return strings.Contains(s, "1 Health") })
+	tm.keys("l")
+	tm.waitFor("the stub's journal line", 20*time.Second, func(s string) bool { return strings.Contains(s, "stub journal line") })
+	data, _ = os.ReadFile(pids)
+	started := strings.Fields(string(data))
+	if len(started) != 2 {
+		t.Fatalf("the stub recorded pids %q, want the command and its child", started)
+	}
+	for _, pid := range started {
+		if !alive(pid) {
+			t.Fatalf("pid %s is not running while the log view is open", pid)
+		}
+	}
+	tm.keys("q")
+	s := tm.waitFor("synops to exit", 15*time.Second, func(s string) bool { return strings.Contains(s, "SYNOPS EXITED") })
+	if !strings.Contains(s, "SYNOPS EXITED 0") {
+		t.Errorf("synops exited with an error:\n%s", s)
+	}
+	for _, pid := range started {
+		if alive(pid) {
+			t.Errorf("pid %s (%s) outlived the console", pid, procName(pid))
+			_ = exec.Command("kill", "-9", pid).Run()
+		}
+	}
+}
+
+// alive is whether pid runs (a zombie waiting for its reaper counts as gone).
+func alive(pid string) bool {
+	data, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(data))
+	return len(f) > 2 && f[2] != "Z" && f[2] != "X"
+}
+
+func procName(pid string) string {
+	data, _ := os.ReadFile("/proc/" + pid + "/cmdline")
+	return strings.ReplaceAll(string(data), "\x00", " ")
+}

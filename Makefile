@@ -14,7 +14,7 @@ GOFLAGS_TEST ?= -count=1 -timeout 20m
 
 export SYNOPS_SYNAPSE_VENV := $(CURDIR)/$(VENV)
 
-.PHONY: build test demo bench lint synapse-env deps clean tape
+.PHONY: build test demo bench lint synapse-env deps clean tape pictures
 
 build:
 	$(GO) build -o bin/synops ./cmd/synops
@@ -57,12 +57,24 @@ demo: build synapse-env
 bench: synapse-env
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 40m ./...
 
+# The README's pictures (.ci/pictures/*.png), taken from the real console on
+# the sandbox: tmux capture with colours, aha to HTML, headless Chromium to PNG.
+pictures: build synapse-env
+	@missing=""; command -v aha >/dev/null || missing="$$missing aha"; command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	$(GO) run ./cmd/synops-sandbox --dir .cache/pictures-sandbox --quiet run -- .ci/pictures.sh .ci/pictures
+
 # VHS lives in its own tools module (.ci/tools) so the product's go.mod stays lean.
 tape:
 	cd .ci/tools && $(GO) tool vhs validate ../../demo.tape
 
 lint: tape
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 	$(GO) vet ./...
 
 clean:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -84,14 +85,36 @@ type ValidationError struct {
 }
 
 func (e *ValidationError) Error() string {
-	return fmt.Sprintf("invalid %s %q: %s", e.What, e.Input, e.Why)
+	return fmt.Sprintf("invalid %s %s: %s", e.What, quote(e.Input), e.Why)
 }
 
-// printable drops control characters (escape sequences among them) from text
-// the server sent, so an error message cannot drive the operator's terminal.
+// quote is %q that also escapes the invisible characters Go counts as
+// printable (Hangul fillers), so a message shows every character it quotes.
+func quote(s string) string {
+	q := strconv.Quote(s)
+	if !strings.ContainsFunc(q, UnsafeRune) {
+		return q
+	}
+	var b strings.Builder
+	for _, r := range q {
+		switch {
+		case !UnsafeRune(r):
+			b.WriteRune(r)
+		case r > 0xffff:
+			fmt.Fprintf(&b, `\U%08x`, r)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	return b.String()
+}
+
+// printable drops control, bidirectional and invisible characters (escape
+// sequences among them) from text the server sent, so an error message
+// cannot drive the operator's terminal or hide part of itself.
 func printable(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+		if UnsafeRune(r) {
 			return -1
 		}
 		return r

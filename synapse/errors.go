@@ -63,11 +63,27 @@ func (e *Error) Is(target error) bool {
 	return ok && c == e.Code
 }
 
+// RedirectError is a redirect the client refused to follow (see
+// checkRedirect): to another origin, from https to http, or of a request
+// that changes something.
+type RedirectError struct {
+	Method string
+	Path   string // the request path, escaped, without query
+	Status int    // 301, 302, 307, 308…
+	To     string // where the redirect led, without user info or query
+	Why    string
+}
+
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("%s %s: the server answered %d, a redirect to %s; synops does not follow it: %s", e.Method, e.Path, e.Status, e.To, e.Why)
+}
+
 // IsUnreachable reports whether err means the homeserver could not be reached
 // at all (connection refused, DNS failure, timeout), as opposed to an answer.
 func IsUnreachable(err error) bool {
 	var se *Error
-	if errors.As(err, &se) {
+	var re *RedirectError
+	if errors.As(err, &se) || errors.As(err, &re) {
 		return false
 	}
 	var ue *url.Error

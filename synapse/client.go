@@ -54,10 +54,10 @@ func WithBackoff(d time.Duration) Option { return func(c *Client) { c.backoff = 
 func New(baseURL string, token Secret, opts ...Option) (*Client, error) {
 	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("homeserver URL %q must look like http://127.0.0.1:8008 or https://matrix.example.org", baseURL)
+		return nil, fmt.Errorf("homeserver URL %q must look like http://127.0.0.1:8008 or https://matrix.example.org", RedactURL(baseURL))
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("homeserver URL %q must not carry credentials, a query or a fragment", u.Redacted())
+		return nil, fmt.Errorf("homeserver URL %q must not carry credentials, a query or a fragment", RedactURL(baseURL))
 	}
 	c := &Client{
 		base:       u,
@@ -132,6 +132,39 @@ func origin(u *url.URL) string {
 func shownURL(u *url.URL) string {
 	v := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
 	return printable(v.String())
+}
+
+// RedactURL is a URL as it may be shown (config check, error messages): its
+// user info, a password or a token written as a user name, becomes
+// "[redacted]", and so do query values whose name says they are a
+// credential. The user info is taken to end at the last '@', so a password
+// with an unescaped '#', '/' or '@' is hidden whole, not cut where a URL
+// parser would cut it.
+func RedactURL(s string) string {
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		if strings.Contains(s, "@") {
+			return "(hidden: not a URL, and it has an '@')"
+		}
+		return printable(s)
+	}
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		rest = "[redacted]@" + rest[at+1:]
+	}
+	out := scheme + "://" + rest
+	if u, err := url.Parse(out); err == nil && u.RawQuery != "" {
+		q, changed := u.Query(), false
+		for k := range q {
+			l := strings.ToLower(k)
+			if strings.Contains(l, "token") || strings.Contains(l, "password") || strings.Contains(l, "secret") || strings.Contains(l, "key") {
+				q[k], changed = []string{"[redacted]"}, true
+			}
+		}
+		if changed {
+			out = strings.TrimSuffix(out, u.RawQuery) + q.Encode()
+		}
+	}
+	return printable(out)
 }
 
 // BaseURL is the homeserver URL the client talks to.

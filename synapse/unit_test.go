@@ -172,3 +172,24 @@ func TestRegistrationMAC(t *testing.T) {
 		}
 	}
 }
+
+func TestRedactURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"http://127.0.0.1:8008", "http://127.0.0.1:8008"},
+		{"https://admin:hunter2@matrix.example.org", "https://[redacted]@matrix.example.org"},
+		{"https://syt_tokenasuser@matrix.example.org/x", "https://[redacted]@matrix.example.org/x"},
+		{"http://m:p#ss/w@127.0.0.1:9000/_synapse/metrics", "http://[redacted]@127.0.0.1:9000/_synapse/metrics"},
+		{"http://u:1#2@h:7880", "http://[redacted]@h:7880"}, // a parser would read port 1, fragment 2@h:7880
+		{"http://u:p@ss@h", "http://[redacted]@h"},
+		{"http://h/metrics?access_token=abc123&name=x", "http://h/metrics?access_token=%5Bredacted%5D&name=x"},
+		{"http://h/?api_key=abc123", "http://h/?api_key=%5Bredacted%5D"},
+		{"not a url", "not a url"},
+		{"user:pw@host", "(hidden: not a URL, and it has an '@')"},
+		{"http://h/\x1b[2Jx", "http://h/[2Jx"},
+	}
+	for _, tt := range tests {
+		if got := RedactURL(tt.in); got != tt.want {
+			t.Errorf("RedactURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

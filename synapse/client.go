@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Client talks to one homeserver with one access token.
@@ -53,10 +54,10 @@ func WithBackoff(d time.Duration) Option { return func(c *Client) { c.backoff = 
 func New(baseURL string, token Secret, opts ...Option) (*Client, error) {
 	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("homeserver URL %q must look like http://127.0.0.1:8008 or https://matrix.example.org", baseURL)
+		return nil, fmt.Errorf("homeserver URL %q must look like http://127.0.0.1:8008 or https://matrix.example.org", RedactURL(baseURL))
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("homeserver URL %q must not carry credentials, a query or a fragment", u.Redacted())
+		return nil, fmt.Errorf("homeserver URL %q must not carry credentials, a query or a fragment", RedactURL(baseURL))
 	}
 	c := &Client{
 		base:       u,
@@ -71,7 +72,99 @@ func New(baseURL string, token Secret, opts ...Option) (*Client, error) {
 	for _, o := range opts {
 		o(c)
 	}
+	// A copy, so the redirect rule below holds for a client the caller
+	// passed too, without changing theirs.
+	hc := *c.hc
+	next := hc.CheckRedirect
+	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if err := checkRedirect(req, via); err != nil {
+			return err
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		return nil
+	}
+	c.hc = &hc
 	return c, nil
+}
+
+// maxRedirects is how many same-origin redirects of a read are followed.
+const maxRedirects = 5
+
+// checkRedirect lets a read (GET, HEAD) follow a redirect within the origin
+// it was sent to and refuses everything else. Go's own rule would carry the
+// Authorization header to another port, from https down to http, and to a
+// subdomain, and would send a DELETE or PUT again after a 307 or 308; the
+// admin token is for one origin, and a change is never sent twice.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	first := via[0]
+	e := &RedirectError{Method: first.Method, Path: first.URL.EscapedPath(), To: shownURL(req.URL)}
+	if req.Response != nil {
+		e.Status = req.Response.StatusCode
+	}
+	switch {
+	case first.Method != http.MethodGet && first.Method != http.MethodHead:
+		e.Why = "a request that changes something is never sent twice, and following would send it again; point homeserver_url at the server that answers without redirecting"
+	case first.URL.Scheme == "https" && req.URL.Scheme != "https":
+		e.Why = "it leads from https to http, where the admin token would travel unencrypted"
+	case origin(req.URL) != origin(first.URL):
+		e.Why = "it leads to another origin (scheme, host or port), and the admin token is only ever sent to homeserver_url's; if Synapse answers there, set homeserver_url to " + origin(req.URL)
+	case len(via) > maxRedirects:
+		e.Why = fmt.Sprintf("more than %d redirects", maxRedirects)
+	default:
+		return nil
+	}
+	return e
+}
+
+// origin is scheme://host:port with the scheme's default port spelled out.
+func origin(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[strings.ToLower(u.Scheme)]
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Hostname()) + ":" + port
+}
+
+// shownURL is a redirect target as an error may show it: no user info, no
+// query (either could carry a credential), no characters that drive a terminal.
+func shownURL(u *url.URL) string {
+	v := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
+	return printable(v.String())
+}
+
+// RedactURL is a URL as it may be shown (config check, error messages): its
+// user info, a password or a token written as a user name, becomes
+// "[redacted]", and so do query values whose name says they are a
+// credential. The user info is taken to end at the last '@', so a password
+// with an unescaped '#', '/' or '@' is hidden whole, not cut where a URL
+// parser would cut it.
+func RedactURL(s string) string {
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		if strings.Contains(s, "@") {
+			return "(hidden: not a URL, and it has an '@')"
+		}
+		return printable(s)
+	}
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		rest = "[redacted]@" + rest[at+1:]
+	}
+	out := scheme + "://" + rest
+	if u, err := url.Parse(out); err == nil && u.RawQuery != "" {
+		q, changed := u.Query(), false
+		for k := range q {
+			l := strings.ToLower(k)
+			if strings.Contains(l, "token") || strings.Contains(l, "password") || strings.Contains(l, "secret") || strings.Contains(l, "key") {
+				q[k], changed = []string{"[redacted]"}, true
+			}
+		}
+		if changed {
+			out = strings.TrimSuffix(out, u.RawQuery) + q.Encode()
+		}
+	}
+	return printable(out)
 }
 
 // BaseURL is the homeserver URL the client talks to.
@@ -137,6 +230,10 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 // A 429 was rejected before Synapse did anything, so it is retried for every
 // method; 5xx answers and transport failures only for idempotent requests.
 func (c *Client) retryAfter(r request, err error, delay time.Duration) (time.Duration, bool) {
+	var re *RedirectError
+	if errors.As(err, &re) {
+		return 0, false // the same request gets the same redirect
+	}
 	var se *Error
 	if errors.As(err, &se) {
 		switch {
@@ -189,6 +286,10 @@ func (c *Client) once(ctx context.Context, r request, body []byte, out any) erro
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		var re *RedirectError
+		if errors.As(err, &re) {
+			return re
+		}
 		// url.Error's message holds the URL; ours never carries a token.
 		return fmt.Errorf("%s %s: %w", r.method, r.path, err)
 	}
@@ -198,7 +299,7 @@ func (c *Client) once(ctx context.Context, r request, body []byte, out any) erro
 		return fmt.Errorf("%s %s: read answer: %w", r.method, r.path, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return decodeError(r, resp, data)
+		return decodeError(r, resp, c.scrub(data))
 	}
 	if r.rawOut != nil {
 		*r.rawOut = data
@@ -222,10 +323,10 @@ func decodeError(r request, resp *http.Response, data []byte) error {
 	}
 	if json.Unmarshal(data, &body) == nil {
 		e.Code = Errcode(body.Errcode)
-		e.Message = body.Error
+		e.Message = capText(body.Error)
 		e.RetryAfter = time.Duration(body.RetryAfterMS) * time.Millisecond
 	} else {
-		e.Message = strings.TrimSpace(string(bytes.ToValidUTF8(truncate(data, 200), nil)))
+		e.Message = capText(string(data))
 	}
 	if e.RetryAfter == 0 {
 		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
@@ -238,9 +339,30 @@ func decodeError(r request, resp *http.Response, data []byte) error {
 	return e
 }
 
-func truncate(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[:n]
+// maxErrorText is how much of an error body an error message quotes: enough
+// for Synapse's own messages, not a proxy's whole HTML page.
+const maxErrorText = 300
+
+// capText makes an error body fit a message: valid UTF-8, trimmed, at most
+// maxErrorText bytes (cut on a character boundary, marked with "…").
+func capText(s string) string {
+	s = strings.TrimSpace(strings.ToValidUTF8(s, ""))
+	if len(s) <= maxErrorText {
+		return s
 	}
-	return b
+	cut := maxErrorText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// scrub replaces the client's token in an answer (a proxy that echoes the
+// request, a debug page) before any of it can reach an error message. It
+// runs before capText, so a cut cannot leave a part of the token behind.
+func (c *Client) scrub(data []byte) []byte {
+	if c.token.IsZero() {
+		return data
+	}
+	return bytes.ReplaceAll(data, []byte(c.token.Reveal()), []byte("[redacted]"))
 }

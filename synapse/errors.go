@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -62,11 +63,27 @@ func (e *Error) Is(target error) bool {
 	return ok && c == e.Code
 }
 
+// RedirectError is a redirect the client refused to follow (see
+// checkRedirect): to another origin, from https to http, or of a request
+// that changes something.
+type RedirectError struct {
+	Method string
+	Path   string // the request path, escaped, without query
+	Status int    // 301, 302, 307, 308…
+	To     string // where the redirect led, without user info or query
+	Why    string
+}
+
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("%s %s: the server answered %d, a redirect to %s; synops does not follow it: %s", e.Method, e.Path, e.Status, e.To, e.Why)
+}
+
 // IsUnreachable reports whether err means the homeserver could not be reached
 // at all (connection refused, DNS failure, timeout), as opposed to an answer.
 func IsUnreachable(err error) bool {
 	var se *Error
-	if errors.As(err, &se) {
+	var re *RedirectError
+	if errors.As(err, &se) || errors.As(err, &re) {
 		return false
 	}
 	var ue *url.Error
@@ -84,14 +101,36 @@ type ValidationError struct {
 }
 
 func (e *ValidationError) Error() string {
-	return fmt.Sprintf("invalid %s %q: %s", e.What, e.Input, e.Why)
+	return fmt.Sprintf("invalid %s %s: %s", e.What, quote(e.Input), e.Why)
 }
 
-// printable drops control characters (escape sequences among them) from text
-// the server sent, so an error message cannot drive the operator's terminal.
+// quote is %q that also escapes the invisible characters Go counts as
+// printable (Hangul fillers), so a message shows every character it quotes.
+func quote(s string) string {
+	q := strconv.Quote(s)
+	if !strings.ContainsFunc(q, UnsafeRune) {
+		return q
+	}
+	var b strings.Builder
+	for _, r := range q {
+		switch {
+		case !UnsafeRune(r):
+			b.WriteRune(r)
+		case r > 0xffff:
+			fmt.Fprintf(&b, `\U%08x`, r)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	return b.String()
+}
+
+// printable drops control, bidirectional and invisible characters (escape
+// sequences among them) from text the server sent, so an error message
+// cannot drive the operator's terminal or hide part of itself.
 func printable(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+		if UnsafeRune(r) {
 			return -1
 		}
 		return r

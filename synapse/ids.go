@@ -1,6 +1,7 @@
 package synapse
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"unicode/utf8"
@@ -60,6 +61,14 @@ func validateSigilID(what string, sigil byte, id string, needServer bool, checkL
 	}
 	if !utf8.ValidString(id) {
 		return bad("not valid UTF-8")
+	}
+	// Before anything else: a pasted ID can carry characters that do not
+	// show (U+200B) or reorder what does (U+202E), so it would read as one
+	// room and name another. Say which and where.
+	for i, r := range []rune(id) {
+		if class := RuneClass(r); class != "" {
+			return bad(fmt.Sprintf("character %d is %U, %s: retype the ID instead of pasting it", i+1, r, class))
+		}
 	}
 	if id[0] != sigil {
 		return bad("must start with '" + string(sigil) + "'" + exampleFor(sigil))
@@ -152,3 +161,55 @@ func isHex(r rune) bool {
 
 // pathSegment escapes one path element: '#', '!', '@', ':' and '/' all become safe.
 func pathSegment(s string) string { return url.PathEscape(s) }
+
+// RuneClass says why r must not appear in an ID or reach a terminal as is,
+// or "" when it may. These classes are the one list of such code points: ID
+// validation here and ops/text's cleaner both use them.
+func RuneClass(r rune) string {
+	switch {
+	case isControl(r):
+		return "a control character"
+	case isBidi(r):
+		return "a bidirectional formatting character"
+	case isInvisible(r):
+		return "an invisible character"
+	}
+	return ""
+}
+
+// UnsafeRune reports whether r is a control, bidirectional formatting or
+// invisible character (RuneClass names which).
+func UnsafeRune(r rune) bool { return isControl(r) || isBidi(r) || isInvisible(r) }
+
+// InvisibleRune reports whether r shows nothing or reorders what is shown:
+// the bidirectional and invisible classes, without the controls. Two names
+// that differ only by such characters look the same.
+func InvisibleRune(r rune) bool { return isBidi(r) || isInvisible(r) }
+
+// isControl: C0, DEL and C1 (escape sequences start with ESC or CSI).
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
+
+func isBidi(r rune) bool {
+	return r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 || // embeddings, overrides, isolates
+		r == 0x200e || r == 0x200f || r == 0x061c // LRM, RLM, ALM
+}
+
+func isInvisible(r rune) bool {
+	switch {
+	case r >= 0x200b && r <= 0x200d, r == 0xfeff: // zero-width space, non-joiner, joiner; BOM
+		return true
+	case r >= 0x2060 && r <= 0x2064, r >= 0x206a && r <= 0x206f: // word joiner, invisible operators, deprecated formats
+		return true
+	case r == 0x2028, r == 0x2029: // line and paragraph separators
+		return true
+	case r >= 0xfff9 && r <= 0xfffb: // interlinear annotations
+		return true
+	case r >= 0xe0000 && r <= 0xe007f: // tag characters
+		return true
+	case r == 0x00ad, r == 0x034f, r == 0x180e: // soft hyphen, combining grapheme joiner, Mongolian vowel separator
+		return true
+	case r == 0x115f, r == 0x1160, r == 0x3164, r == 0xffa0: // Hangul fillers
+		return true
+	}
+	return false
+}

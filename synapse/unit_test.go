@@ -2,10 +2,13 @@ package synapse
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestSecretNeverPrints(t *testing.T) {
@@ -71,6 +74,88 @@ func TestValidateIDs(t *testing.T) {
 	}
 }
 
+// A pasted ID can carry characters that do not show or that reorder what
+// does: each is refused before any request, and the message names the code
+// point and where it is.
+func TestValidateIDsRefuseInvisible(t *testing.T) {
+	tests := []struct {
+		fn   func(string) error
+		in   string
+		want string
+	}{
+		{ValidateRoomID, "!abc\u202edef:example.org", "character 5 is U+202E, a bidirectional formatting character"},
+		{ValidateRoomID, "!abc\u200b:example.org", "character 5 is U+200B, an invisible character"},
+		{ValidateRoomID, "!\u0085abc:example.org", "character 2 is U+0085, a control character"},
+		{ValidateRoomID, "!abc:example.org\u200e", "character 17 is U+200E, a bidirectional formatting character"},
+		{ValidateRoomID, "!abc:exa\U000e0041mple.org", "character 9 is U+E0041, an invisible character"},
+		{ValidateRoomAlias, "#gen\u00aderal:example.org", "character 5 is U+00AD, an invisible character"},
+		{ValidateRoomAlias, "#\u3164:example.org", "character 2 is U+3164, an invisible character"},
+		{ValidateUserID, "@ad\u200dmin:example.org", "character 4 is U+200D, an invisible character"},
+		{ValidateUserID, "@admin\u2066:example.org", "character 7 is U+2066, a bidirectional formatting character"},
+		{ValidateUserID, "\ufeff@admin:example.org", "character 1 is U+FEFF, an invisible character"},
+		{ValidateRoomIDOrAlias, "#a\u2028b:example.org", "character 3 is U+2028, an invisible character"},
+	}
+	for _, tt := range tests {
+		err := tt.fn(tt.in)
+		var ve *ValidationError
+		if !errors.As(err, &ve) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: got %v, want a ValidationError saying %q", tt.in, err, tt.want)
+			continue
+		}
+		// The input is quoted with the character escaped, so the message
+		// itself shows where it is.
+		if msg := err.Error(); strings.ContainsFunc(msg, UnsafeRune) {
+			t.Errorf("%q: the message %q carries the character itself", tt.in, msg)
+		}
+	}
+	// Letters from other scripts are not refused here: Matrix allows them
+	// in aliases and room IDs.
+	if err := ValidateRoomAlias("#généralе:example.org"); err != nil {
+		t.Errorf("a non-ASCII alias: %v", err)
+	}
+}
+
+// FuzzValidateIDs: an ID a validator accepts is one that can be sent as
+// is: valid UTF-8, at most 255 bytes, the right sigil, no control, bidi or
+// invisible character, and one path segment that unescapes to itself.
+func FuzzValidateIDs(f *testing.F) {
+	for _, s := range []string{"@alice:example.org", "!abcDEF123:example.org", "#general:example.org",
+		"!hV3Zj0pTeY8rD9aQ2Jc5ZtXm0aXq4Fk6Nn1r7s8u9vw", "@alice:[::1]:8448", "!a\u202eb:x.org", "#a\u200b:x.org",
+		"@a:b:c", "!a/b:x.org", "#a?b#c:x.org", "@\xff:x.org", "#%2F:x.org", "!a:exa mple.org", "#é:x.org"} {
+		f.Add(s)
+	}
+	validators := []struct {
+		name  string
+		fn    func(string) error
+		sigil string
+	}{{"user", ValidateUserID, "@"}, {"room", ValidateRoomID, "!"}, {"alias", ValidateRoomAlias, "#"}}
+	f.Fuzz(func(t *testing.T, id string) {
+		for _, v := range validators {
+			err := v.fn(id)
+			if err != nil {
+				var ve *ValidationError
+				if !errors.As(err, &ve) || !strings.Contains(err.Error(), "invalid") {
+					t.Fatalf("%s %q: error %v is not a ValidationError saying what is invalid", v.name, id, err)
+				}
+				continue
+			}
+			switch {
+			case !utf8.ValidString(id), len(id) > maxIDLen, !strings.HasPrefix(id, v.sigil):
+				t.Fatalf("%s %q accepted: not UTF-8, too long or the wrong sigil", v.name, id)
+			case strings.ContainsFunc(id, UnsafeRune):
+				t.Fatalf("%s %q accepted with a control, bidi or invisible character", v.name, id)
+			}
+			seg := pathSegment(id)
+			if strings.ContainsAny(seg, "/?#") {
+				t.Fatalf("%s %q escapes to %q, which is not one path segment", v.name, id, seg)
+			}
+			if back, err := url.PathUnescape(seg); err != nil || back != id {
+				t.Fatalf("%s %q escapes to %q, which unescapes to %q (%v)", v.name, id, seg, back, err)
+			}
+		}
+	})
+}
+
 func TestRegistrationMAC(t *testing.T) {
 	// Expected values computed with Python's hmac module over the same message
 	// register_new_matrix_user builds.
@@ -84,6 +169,27 @@ func TestRegistrationMAC(t *testing.T) {
 	for _, tt := range tests {
 		if got := registrationMAC(NewSecret("s3cret"), "abcd", tt.r); got != tt.want {
 			t.Errorf("got MAC %s, want %s", got, tt.want)
+		}
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"http://127.0.0.1:8008", "http://127.0.0.1:8008"},
+		{"https://admin:hunter2@matrix.example.org", "https://[redacted]@matrix.example.org"},
+		{"https://syt_tokenasuser@matrix.example.org/x", "https://[redacted]@matrix.example.org/x"},
+		{"http://m:p#ss/w@127.0.0.1:9000/_synapse/metrics", "http://[redacted]@127.0.0.1:9000/_synapse/metrics"},
+		{"http://u:1#2@h:7880", "http://[redacted]@h:7880"}, // a parser would read port 1, fragment 2@h:7880
+		{"http://u:p@ss@h", "http://[redacted]@h"},
+		{"http://h/metrics?access_token=abc123&name=x", "http://h/metrics?access_token=%5Bredacted%5D&name=x"},
+		{"http://h/?api_key=abc123", "http://h/?api_key=%5Bredacted%5D"},
+		{"not a url", "not a url"},
+		{"user:pw@host", "(hidden: not a URL, and it has an '@')"},
+		{"http://h/\x1b[2Jx", "http://h/[2Jx"},
+	}
+	for _, tt := range tests {
+		if got := RedactURL(tt.in); got != tt.want {
+			t.Errorf("RedactURL(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"synops/ops/testbed"
 )
@@ -159,5 +162,61 @@ func TestUsageErrors(t *testing.T) {
 	out, _, code := synops(t, nil, "help")
 	if code != 0 || !strings.Contains(out, "config check") {
 		t.Errorf("help: exit %d\n%s", code, out)
+	}
+}
+
+// TestConfigCheckHidesPasswords: a DSN whose password holds '#' and '/'
+// (which a URL parser takes for a fragment and a path) connects, and config
+// check shows no part of that password, nor the user info of the metrics
+// and LiveKit URLs. (The test cluster trusts local connections, so the
+// connection proves the user, host and database were read right; the
+// password itself is checked against pgx's reading in ops/config.)
+func TestConfigCheckHidesPasswords(t *testing.T) {
+	ctx := context.Background()
+	const password = "p#ss/w"
+	app, err := pgx.ParseConfig(bed.AppDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := fmt.Sprintf("hashpw_%d", time.Now().UnixNano()%1e9)
+	conn, err := pgx.Connect(ctx, bed.AppDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, fmt.Sprintf(`CREATE ROLE %s LOGIN PASSWORD '%s'`, role, password)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = conn.Exec(context.Background(), "DROP ROLE "+role) })
+
+	dsn := fmt.Sprintf("postgres://%s:%s@%s:%d/%s", role, password, app.Host, app.Port, app.Database)
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`profiles:
+  p:
+    homeserver_yaml: %s
+    app_db_dsn: %q
+    metrics_urls: ["http://metrics:Me-Pa55@127.0.0.1:9/_synapse/metrics"]
+    livekit_url: "http://lk:1#Lk-Pa55@127.0.0.1:7880"
+`, bed.Synapse.ConfigPath, dsn)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := synops(t, map[string]string{"MATRIX_ADMIN_TOKEN": bed.Synapse.AdminToken.Reveal()}, "--config", cfg, "config", "check")
+	if code != 0 {
+		t.Fatalf("exit %d, want 0\n%s\n%s", code, out, errs)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("app_db_dsn  %s@%s:%d/%s", role, app.Host, app.Port, app.Database),
+		"http://[redacted]@127.0.0.1:9/_synapse/metrics",
+		"http://[redacted]@127.0.0.1:7880",
+		"ok    PostgreSQL: application database",
+	} {
+		if !strings.Contains(strings.Join(strings.Fields(out), " "), strings.Join(strings.Fields(want), " ")) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, part := range []string{password, "p#", "#ss", "ss/w", "/w@", "Me-Pa55", "Lk-Pa55", "lk:1", "metrics:"} {
+		if strings.Contains(out+errs, part) {
+			t.Errorf("config check shows %q:\n%s%s", part, out, errs)
+		}
 	}
 }

@@ -218,6 +218,11 @@ func TestRoomsPurgeCLI(t *testing.T) {
 		{[]string{"rooms", "purge", "--older-than=-1d"}, 2, "negative"},
 		{[]string{"rooms", "purge", "--older-than", "abc"}, 2, `invalid duration "abc"`},
 		{[]string{"rooms", "purge", "--older-than", "0d"}, 2, "--older-than must be more than 0"},
+		// Ages too long for a time.Duration are refused, not wrapped round
+		// to a recent time (213504d once meant "25 minutes ago").
+		{[]string{"rooms", "purge", "--older-than", "106752d"}, 2, `--older-than: duration "106752d" is too large: at most 106751d`},
+		{[]string{"rooms", "purge-history", "!any:" + bed.Synapse.ServerName, "--before", "213504d"}, 2, `--before: duration "213504d" is too large: at most 106751d`},
+		{[]string{"rooms", "purge-history", "!any:" + bed.Synapse.ServerName, "--before", "1969-07-20"}, 2, "before 1970-01-01"},
 		{[]string{"rooms", "purge", "--older-than", "30d", "--apply"}, 2, "--yes --confirm=<server name>"},
 		{[]string{"rooms", "purge", "--unfinished", "--older-than", "30d"}, 2, "--unfinished selects no new rooms"},
 		{[]string{"rooms", "purge", "--unfinished", "--match", "x"}, 2, "--unfinished selects no new rooms"},

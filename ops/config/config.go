@@ -532,7 +532,7 @@ func (l *loader) resolve() {
 	}
 	for _, m := range r.MetricsURLs {
 		if err := checkHTTPURL(m); err != nil {
-			l.problem("metrics_urls entry %q (from %s): %w", m, r.origins["metrics_urls"], err)
+			l.problem("metrics_urls entry %q (from %s): %w", synapse.RedactURL(m), r.origins["metrics_urls"], err)
 		}
 	}
 
@@ -551,7 +551,7 @@ func (l *loader) resolve() {
 	r.LiveKitURL = l.set("livekit_url", pick(l.env(EnvLiveKitURL), l.prof(p.LiveKitURL)))
 	if r.LiveKitURL != "" {
 		if err := checkHTTPURL(r.LiveKitURL); err != nil {
-			l.problem("livekit_url %q: %w", r.LiveKitURL, err)
+			l.problem("livekit_url %q: %w", synapse.RedactURL(r.LiveKitURL), err)
 		}
 	}
 	if p.AppRefs != nil {
@@ -582,7 +582,7 @@ func (l *loader) checkHomeserverURL(c candidate) {
 		return
 	}
 	if err := checkHTTPURL(c.value); err != nil {
-		l.problem("homeserver_url %q (from %s): %w", c.value, c.origin, err)
+		l.problem("homeserver_url %q (from %s): %w", synapse.RedactURL(c.value), c.origin, err)
 	}
 }
 

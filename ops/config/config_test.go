@@ -345,8 +345,9 @@ func TestRedaction(t *testing.T) {
 		{"invalid env dsn", Flags{}, map[string]string{EnvAppDBDSN: "postgres://u:" + envPassword + "@h:port/db"}},
 		{"misescaped env dsn", Flags{}, map[string]string{EnvAppDBDSN: "postgres://u:" + envPassword + "/x@h/db"}},
 		{"flag dsn", Flags{SynapseDBDSN: ptr("postgres://u:" + envPassword + "@h/db")}, nil},
+		{"dsn with # and /", Flags{}, map[string]string{EnvAppDBDSN: "postgres://u:p#ss/w@h/db"}},
 	}
-	secrets := []string{profilePassword, envPassword, "p@ss/w:rd#1", "p%40ss", sharedSecret}
+	secrets := []string{profilePassword, envPassword, "p@ss/w:rd#1", "p%40ss", sharedSecret, "p#ss", "ss/w"}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r, err := Load(context.Background(), c.flags, f.getenv(c.env))
@@ -372,6 +373,46 @@ func TestRedaction(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// metrics_urls and livekit_url from a profile are shown without their user
+// info, and so is homeserver_url.
+func TestURLRowsRedacted(t *testing.T) {
+	f := newFixture(t)
+	path := filepath.Join(f.dir, "urls.yaml")
+	f.writeConfig(t, path, `profiles:
+  urls:
+    homeserver_url: https://admin:Hs-Pa55@matrix.test
+    metrics_urls: ["http://m:Me-Pa55@127.0.0.1:9000/_synapse/metrics", "http://tok3n-as-user@127.0.0.1:9001/_synapse/metrics"]
+    livekit_url: http://lk:1#Lk-Pa55@127.0.0.1:7880
+`)
+	r, err := Load(context.Background(), Flags{Config: ptr(path)}, f.getenv(nil))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	// Invalid ones are named in the problems without their user info too.
+	_, bad := Load(context.Background(), Flags{Config: ptr(path)}, f.getenv(map[string]string{
+		EnvHomeserverURL: "ftp://admin:Hs-Pa55@matrix.test",
+		EnvLiveKitURL:    "lk:Lk-Pa55@127.0.0.1:7880",
+	}))
+	if bad == nil || !strings.Contains(bad.Error(), `homeserver_url "ftp://[redacted]@matrix.test"`) || strings.Contains(bad.Error(), "Pa55") {
+		t.Errorf("invalid URLs with user info: got %v, want problems that name them without it", bad)
+	}
+	want := map[string]string{
+		"homeserver_url": "https://[redacted]@matrix.test",
+		"metrics_urls":   "http://[redacted]@127.0.0.1:9000/_synapse/metrics, http://[redacted]@127.0.0.1:9001/_synapse/metrics",
+		"livekit_url":    "http://[redacted]@127.0.0.1:7880",
+	}
+	for _, row := range r.Rows() {
+		if w, ok := want[row.Key]; ok && row.Display != w {
+			t.Errorf("row %s shows %q, want %q", row.Key, row.Display, w)
+		}
+		for _, secret := range []string{"Pa55", "tok3n", "lk:1"} {
+			if strings.Contains(row.Display, secret) {
+				t.Errorf("row %s shows %q", row.Key, row.Display)
+			}
+		}
 	}
 }
 

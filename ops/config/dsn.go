@@ -14,8 +14,17 @@ type DSN struct {
 	Raw synapse.Secret
 }
 
-// NewDSN wraps raw, trimming surrounding whitespace.
-func NewDSN(raw string) DSN { return DSN{Raw: synapse.NewSecret(strings.TrimSpace(raw))} }
+// NewDSN wraps raw, trimming surrounding whitespace. A postgres:// URL whose
+// password holds characters that should have been %-escaped ('#', '/', '?',
+// '@') is stored escaped, so that pgx reads the password the operator wrote
+// rather than taking part of it for a port, a path or a fragment.
+func NewDSN(raw string) DSN {
+	raw = strings.TrimSpace(raw)
+	if norm, ok := normalizeURLDSN(raw); ok {
+		raw = norm
+	}
+	return DSN{Raw: synapse.NewSecret(raw)}
+}
 
 // Set reports whether a DSN is configured.
 func (d DSN) Set() bool { return !d.Raw.IsZero() }
@@ -76,12 +85,92 @@ func parseDSN(raw string) (dsnParts, error) {
 	return parseKeywordDSN(raw)
 }
 
+var errURLDSN = errors.New("not a valid postgres:// URL: want postgres://user:password@host:port/db")
+
+// parseURLDSN reads a postgres:// URL. One that is well formed is read as
+// it is. One whose password holds an unescaped '#', '/', '?' or '@' is
+// read with everything up to the last '@' as user and password; the strict
+// reading would take the start of the password for a port
+// ("postgres://u:1#x@h/db" is host u, port 1) or a database name.
 func parseURLDSN(raw string) (dsnParts, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		// url's error quotes the whole URL, password included: drop it.
-		return dsnParts{}, errors.New("not a valid postgres:// URL (is a special character in the password not %-escaped?)")
+	if p, ok := parseStrictURLDSN(raw); ok {
+		return p, nil
 	}
+	u, ok := lenientURLDSN(raw)
+	if !ok {
+		// Never url's own error: it quotes the whole URL, password included.
+		return dsnParts{}, errURLDSN
+	}
+	p, ok := partsOf(u)
+	if !ok {
+		return dsnParts{}, errURLDSN
+	}
+	return p, nil
+}
+
+// parseStrictURLDSN reads raw as a URL and accepts it only when nothing in it
+// could be a piece of a password: no fragment, one '@' at most and only
+// after user info, a numeric port.
+func parseStrictURLDSN(raw string) (dsnParts, bool) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Fragment != "" || strings.Contains(raw, "#") {
+		return dsnParts{}, false
+	}
+	if n := strings.Count(raw, "@"); n > 1 || n == 1 && u.User == nil {
+		// An '@' in the password (which pgx reads differently from url),
+		// or one that is not the user info's end.
+		return dsnParts{}, false
+	}
+	return partsOf(u)
+}
+
+// lenientURLDSN splits at the last '@': before it user and password (split at
+// the first ':', each %-unescaped when it is valid escaping, else taken as
+// written), after it host, port, database and query, which must parse.
+func lenientURLDSN(raw string) (*url.URL, bool) {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	at := strings.LastIndexByte(rest, '@')
+	if !ok || at < 0 {
+		return nil, false
+	}
+	u, err := url.Parse(scheme + "://" + rest[at+1:])
+	if err != nil || u.Fragment != "" || u.User != nil {
+		return nil, false
+	}
+	unescape := func(s string) string {
+		if v, err := url.PathUnescape(s); err == nil {
+			return v
+		}
+		return s
+	}
+	user, pass, hasPass := strings.Cut(rest[:at], ":")
+	u.User = url.User(unescape(user))
+	if hasPass {
+		u.User = url.UserPassword(unescape(user), unescape(pass))
+	}
+	return u, true
+}
+
+// normalizeURLDSN rewrites a postgres:// URL that only the lenient reading
+// understands into its %-escaped form; ok is false for anything else.
+func normalizeURLDSN(raw string) (string, bool) {
+	if !strings.HasPrefix(raw, "postgres://") && !strings.HasPrefix(raw, "postgresql://") {
+		return "", false
+	}
+	if _, ok := parseStrictURLDSN(raw); ok {
+		return "", false
+	}
+	u, ok := lenientURLDSN(raw)
+	if !ok {
+		return "", false
+	}
+	if _, ok := partsOf(u); !ok {
+		return "", false
+	}
+	return u.String(), true
+}
+
+func partsOf(u *url.URL) (dsnParts, bool) {
 	var p dsnParts
 	if u.User != nil {
 		p.user = u.User.Username()
@@ -90,10 +179,8 @@ func parseURLDSN(raw string) (dsnParts, error) {
 	p.host = u.Hostname()
 	p.port = u.Port()
 	p.db = strings.TrimPrefix(u.Path, "/")
-	if strings.ContainsAny(p.db, "@/:") {
-		// "postgres://u:pa/ss@h/db" parses as host "u" and database "ss@h/db":
-		// showing that database name would show part of the password.
-		return dsnParts{}, errors.New("not a valid postgres:// URL (is a special character in the password not %-escaped?)")
+	if strings.ContainsAny(p.db, "@/:") || strings.Trim(p.port, "0123456789") != "" {
+		return dsnParts{}, false
 	}
 	q := u.Query()
 	if v := q.Get("host"); v != "" && p.host == "" {
@@ -111,7 +198,7 @@ func parseURLDSN(raw string) (dsnParts, error) {
 	if v := q.Get("dbname"); v != "" && p.db == "" {
 		p.db = v
 	}
-	return p, nil
+	return p, true
 }
 
 // parseKeywordDSN reads libpq's "host=/run/postgresql user=synapse password='a b'"

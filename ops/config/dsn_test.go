@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 )
 
 func TestDSNRedacted(t *testing.T) {
@@ -42,6 +44,64 @@ func TestDSNRedacted(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A password with characters that should have been %-escaped is read as
+// the operator wrote it, never taken apart into a port, a path or a
+// fragment that Redacted would then show; pgx, which connects with the DSN,
+// reads the same password.
+func TestDSNPasswordWithURLCharacters(t *testing.T) {
+	tests := []struct {
+		raw, password, want string
+	}{
+		{"postgres://synapse:p#ss/w@db.internal:5432/synapse", "p#ss/w", "synapse@db.internal:5432/synapse"},
+		{"postgres://synapse:p/ss#w@db.internal/synapse?sslmode=disable", "p/ss#w", "synapse@db.internal/synapse"},
+		{"postgresql://u:1#2@h/db", "1#2", "u@h/db"}, // strictly: host u, port 1
+		{"postgres://u:12/34@h:5433/db", "12/34", "u@h:5433/db"},
+		{"postgres://u:1?x@h/db", "1?x", "u@h/db"}, // strictly: host u, port 1, query x@h/db
+		{"postgres://u:p@ss@h/db", "p@ss", "u@h/db"},
+		{"postgres://u:50%off#@h/db", "50%off#", "u@h/db"}, // not valid %-escaping: taken as written
+		{"postgres://u:p%23ss%2Fw@h/db", "p#ss/w", "u@h/db"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.raw, func(t *testing.T) {
+			d := NewDSN(tt.raw)
+			p, err := parseDSN(d.Raw.Reveal())
+			if err != nil || p.password != tt.password {
+				t.Fatalf("password %q, %v; want %q", p.password, err, tt.password)
+			}
+			if got := d.Redacted(); got != tt.want {
+				t.Errorf("Redacted() = %q, want %q", got, tt.want)
+			}
+			cfg, err := pgx.ParseConfig(d.Raw.Reveal())
+			if err != nil {
+				t.Fatalf("pgx cannot parse the stored DSN: %v", err)
+			}
+			if cfg.Password != tt.password || cfg.User != p.user || cfg.Database != p.db || cfg.Host != p.host {
+				t.Errorf("pgx reads user %q password %q host %q db %q; want %q %q %q %q",
+					cfg.User, cfg.Password, cfg.Host, cfg.Database, p.user, tt.password, p.host, p.db)
+			}
+			for _, shown := range []string{d.Redacted(), fmt.Sprintf("%v %+v %#v", d, d, d)} {
+				if leaksPart(shown, tt.password) {
+					t.Errorf("shown %q holds part of the password %q", shown, tt.password)
+				}
+			}
+		})
+	}
+}
+
+// leaksPart reports whether shown holds the password or a piece of it that
+// a wrong split would leave: the text before or after a '#', '/', '?' or '@'.
+func leaksPart(shown, password string) bool {
+	if strings.Contains(shown, password) {
+		return true
+	}
+	for _, piece := range strings.FieldsFunc(password, func(r rune) bool { return strings.ContainsRune("#/?@", r) }) {
+		if len(piece) >= 2 && strings.Contains(shown, piece) {
+			return true
+		}
+	}
+	return false
 }
 
 func TestDSNSetAndPassword(t *testing.T) {

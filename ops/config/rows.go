@@ -4,13 +4,15 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"synops/synapse"
 )
 
 // Row is one line of `synops config check`: the setting, its value made safe to
 // show, and where it came from.
 type Row struct {
 	Key     string
-	Display string // already redacted: no password, token or secret in it
+	Display string // already redacted: no password, token or secret in it, no URL's user info
 	Origin  string // "flag --x", "env SYNOPS_X", "config <path> profile <p>", "homeserver.yaml <path>", "default"
 }
 
@@ -45,9 +47,9 @@ func (r *Resolved) Rows() []Row {
 	add("profile", orNotSet(r.Profile))
 	add("environment", string(r.Environment))
 	add("read_only", strconv.FormatBool(r.ReadOnly))
-	add("homeserver_url", orNotSet(r.HomeserverURL))
+	add("homeserver_url", orNotSet(shownURL(r.HomeserverURL)))
 	if r.PublicBaseURL != "" {
-		add("public_baseurl", r.PublicBaseURL)
+		add("public_baseurl", shownURL(r.PublicBaseURL))
 	}
 	add("server_name", orNotSet(r.ServerName))
 	add("homeserver_yaml", orNotSet(r.HomeserverYAML))
@@ -62,10 +64,14 @@ func (r *Resolved) Rows() []Row {
 	add("media_store", orNotSet(r.MediaStore))
 	metrics := notSet
 	if len(r.MetricsURLs) > 0 {
-		metrics = strings.Join(r.MetricsURLs, ", ")
+		shown := make([]string, len(r.MetricsURLs))
+		for i, u := range r.MetricsURLs {
+			shown[i] = shownURL(u)
+		}
+		metrics = strings.Join(shown, ", ")
 	}
 	add("metrics_urls", metrics)
-	add("livekit_url", orNotSet(r.LiveKitURL))
+	add("livekit_url", orNotSet(shownURL(r.LiveKitURL)))
 	if r.AppRefs.Count != "" || r.AppRefs.Describe != "" || len(r.AppRefs.Clear) > 0 {
 		add("app_refs", fmt.Sprintf("custom (%d clear statements)", len(r.AppRefs.Clear)))
 	}
@@ -104,6 +110,14 @@ func (r *Resolved) Rows() []Row {
 	}
 	add("log.file", logFile)
 	return rows
+}
+
+// shownURL hides a URL's user info (see synapse.RedactURL); "" stays "".
+func shownURL(s string) string {
+	if s == "" {
+		return ""
+	}
+	return synapse.RedactURL(s)
 }
 
 // tokenDisplay names the token's source, never the token. A command shows only

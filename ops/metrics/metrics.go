@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -16,6 +15,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"synops/synapse"
 )
 
 // Scrape is one reading of a metrics endpoint.
@@ -88,15 +89,9 @@ func fetchOnce(ctx context.Context, hc *http.Client, u string) (*Scrape, int, er
 	return s, resp.StatusCode, err
 }
 
-// ShownURL is a URL as it may appear in a message: without a password, and
-// never the raw text of one that does not parse.
-func ShownURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(a URL that does not parse)"
-	}
-	return u.Redacted()
-}
+// ShownURL is a URL as it may appear in a message: without its user info,
+// even when it does not parse (synapse.RedactURL).
+func ShownURL(s string) string { return synapse.RedactURL(s) }
 
 // SyncServlet is the servlet label of /sync (v2) requests.
 const SyncServlet = "SyncRestServlet"

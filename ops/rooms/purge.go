@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"synops/ops"
+	"synops/ops/config"
 	"synops/synapse"
 )
 
@@ -63,9 +64,9 @@ func (c Criteria) Describe() string {
 	if c.Unfinished {
 		return "deletions earlier runs left unfinished"
 	}
-	s := fmt.Sprintf("rooms created more than %s ago", FormatAge(c.OlderThan))
+	s := fmt.Sprintf("rooms created more than %s ago", config.FormatDuration(c.OlderThan))
 	if c.Inactive {
-		s = fmt.Sprintf("rooms with no event for more than %s", FormatAge(c.OlderThan))
+		s = fmt.Sprintf("rooms with no event for more than %s", config.FormatDuration(c.OlderThan))
 	}
 	if c.EmptyOnly {
 		s += ", with no joined members"
@@ -77,14 +78,6 @@ func (c Criteria) Describe() string {
 		s += fmt.Sprintf(", except %d excluded", len(c.Exclude))
 	}
 	return s
-}
-
-// FormatAge writes whole days as "30d".
-func FormatAge(d time.Duration) string {
-	if d%(24*time.Hour) == 0 {
-		return fmt.Sprintf("%dd", d/(24*time.Hour))
-	}
-	return d.String()
 }
 
 // Candidate is a room the purge selected, or one a previous run left unfinished.

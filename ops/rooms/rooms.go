@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"synops/ops"
+	"synops/ops/config"
 	"synops/ops/text"
 	"synops/synapse"
 )
@@ -325,41 +326,35 @@ func (s *Service) Interrupted() []Entry {
 func (s *Service) CanReadAges() bool { return s.SynapseDB != nil }
 
 // ParseBefore reads an absolute date or time ("2026-01-31",
-// "2026-01-31T12:00:00Z") or an age ("30d": that long before now).
+// "2026-01-31T12:00:00Z") or an age ("30d": that long before now), read by
+// config.ParseDuration like every other age. A time before 1970 is refused:
+// Matrix timestamps count from then, so nothing is older.
 func ParseBefore(s string, now time.Time) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, errors.New("give a date (2026-01-31) or an age (30d)")
 	}
+	var t time.Time
 	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04:05", "2006-01-02 15:04", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
+		if v, err := time.Parse(layout, s); err == nil {
+			t = v
+			break
 		}
 	}
-	d, err := parseAge(s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is neither a date (2026-01-31, 2026-01-31T12:00:00Z) nor an age (30d, 12h)", s)
-	}
-	return now.Add(-d), nil
-}
-
-// parseAge accepts Go durations and whole days ("30d"), not negative ones.
-func parseAge(s string) (time.Duration, error) {
-	var d time.Duration
-	var err error
-	if strings.HasSuffix(s, "d") {
-		var n int
-		if _, err = fmt.Sscanf(s, "%dd", &n); err == nil && fmt.Sprintf("%dd", n) == s {
-			d = time.Duration(n) * 24 * time.Hour
-		} else {
-			err = errors.New("bad days")
+	if t.IsZero() {
+		d, err := config.ParseDuration(s)
+		var re *config.RangeError
+		switch {
+		case errors.As(err, &re):
+			return time.Time{}, err
+		case err != nil:
+			return time.Time{}, fmt.Errorf("%q is neither a date (2026-01-31, 2026-01-31T12:00:00Z) nor an age (30d, 12h)", s)
 		}
-	} else {
-		d, err = time.ParseDuration(s)
+		t = now.Add(-d)
 	}
-	if err == nil && d < 0 {
-		err = errors.New("negative")
+	if t.Before(time.Unix(0, 0)) {
+		return time.Time{}, fmt.Errorf("%q is before 1970-01-01, older than any Matrix event: give a later date or a shorter age", s)
 	}
-	return d, err
+	return t, nil
 }
 
 // StateSummary is the room's state by type: "m.room.member ×5, m.room.name ×1".

@@ -445,3 +445,37 @@ func TestRoomBadInput(t *testing.T) {
 		}
 	})
 }
+
+// ParseBefore reads ages with config.ParseDuration: an age too long for a
+// time.Duration is refused instead of wrapping round to a recent time
+// ("213504d" once meant 25 minutes ago), and so is a time before 1970.
+func TestParseBefore(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		in      string
+		want    time.Time
+		wantErr string
+	}{
+		{in: "30d", want: now.Add(-30 * 24 * time.Hour)},
+		{in: "1d12h", want: now.Add(-36 * time.Hour)},
+		{in: "90m", want: now.Add(-90 * time.Minute)},
+		{in: "2026-01-31", want: time.Date(2026, 1, 31, 0, 0, 0, 0, time.UTC)},
+		{in: "2026-01-31T12:00:00Z", want: time.Date(2026, 1, 31, 12, 0, 0, 0, time.UTC)},
+		{in: "213504d", wantErr: `duration "213504d" is too large: at most 106751d`},
+		{in: "106752d", wantErr: "too large"},
+		{in: "9999999999h", wantErr: "too large"},
+		{in: "20600d", wantErr: "before 1970-01-01"},
+		{in: "1969-12-31", wantErr: "before 1970-01-01"},
+		{in: "-3d", wantErr: "negative"},
+		{in: "soon", wantErr: `"soon" is neither a date`},
+		{in: "", wantErr: "give a date"},
+	} {
+		got, err := rooms.ParseBefore(tt.in, now)
+		switch {
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("ParseBefore(%q) = %v, %v; want an error containing %q", tt.in, got, err, tt.wantErr)
+		case tt.wantErr == "" && (err != nil || !got.Equal(tt.want)):
+			t.Errorf("ParseBefore(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+}

@@ -9,10 +9,14 @@ import (
 	"strings"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"synops/synapse"
 )
 
-// Clean removes escape sequences and control characters (tabs become a space,
-// newlines too) and bidirectional overrides, leaving printable text on one line.
+// Clean removes escape sequences, control characters, bidirectional
+// formatting and invisible characters (zero-width spaces, tag characters,
+// soft hyphens, Hangul fillers: see Unsafe), leaving printable text on one
+// line. Tabs and line breaks (\n, \r, U+2028, U+2029) become a space.
 func Clean(s string) string {
 	if isPlain(s) {
 		return s
@@ -22,16 +26,26 @@ func Clean(s string) string {
 	b.Grow(len(s))
 	for _, r := range s {
 		switch {
-		case r == '\t' || r == '\n' || r == '\r':
+		case r == '\t' || r == '\n' || r == '\r' || r == 0x2028 || r == 0x2029:
 			b.WriteByte(' ')
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
-		case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069: // bidi embeddings/overrides/isolates
+		case Unsafe(r):
 		default:
 			b.WriteRune(r)
 		}
 	}
 	return b.String()
 }
+
+// Unsafe reports whether Clean drops r: a control character, a
+// bidirectional formatting character or an invisible one. It is the same
+// set the synapse package refuses in room and user IDs.
+func Unsafe(r rune) bool { return synapse.UnsafeRune(r) }
+
+// IsInvisible reports whether r shows nothing or reorders what is shown
+// (bidirectional and invisible formatting): the part of Unsafe that is not
+// a control character. Two names that differ only by such characters look
+// alike.
+func IsInvisible(r rune) bool { return synapse.InvisibleRune(r) }
 
 // isPlain is the fast path: printable ASCII needs no work.
 func isPlain(s string) bool {

@@ -11,6 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"synops/ops"
+	"synops/ops/text"
 )
 
 // Action is one thing a pane offers, declared once: the key that runs it, its
@@ -331,7 +332,7 @@ type askBox struct {
 }
 
 func newAskBox(req askRequest) *askBox {
-	in := newInput(req.change.Ask.Prompt(req.target))
+	in := newInput(text.Clean(req.change.Ask.Prompt(req.target)))
 	in.CharLimit = 200
 	return &askBox{req: req, input: in}
 }

@@ -8,6 +8,8 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+
+	"synops/ops/text"
 )
 
 // ConfirmRequest is what a destructive action shows before it may run.
@@ -54,7 +56,7 @@ type Confirm struct {
 // NewConfirm opens a dialog for req.
 func NewConfirm(c *Common, req ConfirmRequest) *Confirm {
 	in := newInput("› ")
-	in.Placeholder = "type " + req.Target
+	in.Placeholder = "type " + text.Clean(req.Target)
 	in.CharLimit = 512
 	in.Focus()
 	return &Confirm{c: c, req: req, input: in, width: 72, height: 40}
@@ -124,7 +126,8 @@ func (d *Confirm) View() string {
 	inner := d.width - 4 // border and horizontal padding
 	line := func(t string) string { return cell(t, inner) }
 	var top []string
-	title := s.DialogTitle.Render(d.req.Title)
+	clean := text.Clean
+	title := s.DialogTitle.Render(clean(d.req.Title))
 	if d.req.Risk != "" {
 		title += s.Muted.Render("  (" + d.req.Risk + ")")
 	}
@@ -132,9 +135,9 @@ func (d *Confirm) View() string {
 	if d.req.Production {
 		env = s.BadgeProd.Render(strings.ToUpper(d.req.Environment))
 	}
-	top = append(top, title, "Server  "+d.req.Server+"  "+env, line("Target  "+d.req.Target))
+	top = append(top, title, "Server  "+clean(d.req.Server)+"  "+env, line("Target  "+clean(d.req.Target)))
 	if d.req.Warning != "" {
-		for _, w := range wrap(d.req.Warning, inner) {
+		for _, w := range wrap(clean(d.req.Warning), inner) {
 			top = append(top, s.Crit.Render(w))
 		}
 	}
@@ -148,7 +151,7 @@ func (d *Confirm) View() string {
 	bottom := []string{
 		"Type the target to confirm:",
 		s.Input.Width(inner).Render(d.input.View()),
-		lipgloss.JoinHorizontal(lipgloss.Top, cancel.Render("Cancel"), "  ", confirm.Render(d.req.Title)),
+		lipgloss.JoinHorizontal(lipgloss.Top, cancel.Render("Cancel"), "  ", confirm.Render(clean(d.req.Title))),
 		s.Muted.Render(line("esc cancel · tab move · enter confirms only when the target matches")),
 	}
 	// Room for the impact: the height less the border, the fixed parts and
@@ -163,7 +166,7 @@ func (d *Confirm) View() string {
 		if len(impact) >= room {
 			break
 		}
-		impact = append(impact, line("  • "+l))
+		impact = append(impact, line("  • "+clean(l)))
 	}
 	parts := append(top, "")
 	if len(impact) > 0 {

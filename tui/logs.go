@@ -228,7 +228,7 @@ func (v *LogsView) View(w, h int) string {
 		case "DEBUG":
 			st = s.Muted
 		}
-		out = append(out, st.Render(cell(l.Text, w)))
+		out = append(out, st.Render(cell(text.Clean(l.Text), w)))
 	}
 	return strings.Join(out, "\n")
 }

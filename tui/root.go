@@ -269,6 +269,17 @@ func (m *Model) noteHealth(msg HealthMsg) {
 
 // View draws the whole screen.
 func (m *Model) View() tea.View {
+	// The one gate to the terminal: whatever a pane drew, only text and the
+	// styles' own colour sequences get through.
+	v := tea.NewView(text.CleanFrame(m.frame()))
+	v.AltScreen = true
+	v.MouseMode = tea.MouseModeCellMotion
+	v.WindowTitle = "synops · " + text.Clean(m.c.Server)
+	return v
+}
+
+// frame is the screen as the panes and the chrome drew it.
+func (m *Model) frame() string {
 	jobs := m.jobLines()
 	body := m.panes[m.active].View()
 	bh := m.bodyHeight()
@@ -292,11 +303,7 @@ func (m *Model) View() tea.View {
 	lines := []string{m.tabBar(), body}
 	lines = append(lines, jobs...)
 	lines = append(lines, m.toastLine(), m.statusBar())
-	v := tea.NewView(strings.Join(lines, "\n"))
-	v.AltScreen = true
-	v.MouseMode = tea.MouseModeCellMotion
-	v.WindowTitle = "synops · " + m.c.Server
-	return v
+	return strings.Join(lines, "\n")
 }
 
 // keyMap merges the global bindings with the active pane's for help.

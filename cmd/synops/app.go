@@ -55,6 +55,7 @@ func commands() []command {
 }
 
 func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout, stderr io.Writer) error {
+	stdout, stderr = streams(stdout, stderr)
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
 	top := a.flagSet("synops")
 	top.SetInterspersed(false)

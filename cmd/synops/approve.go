@@ -37,7 +37,7 @@ func (a *app) addChangeFlags(fs *pflag.FlagSet, c *changeFlags) {
 
 func (a *app) interactive() bool {
 	in, ok1 := a.stdin.(*os.File)
-	out, ok2 := a.stdout.(*os.File)
+	out, ok2 := terminal(a.stdout)
 	return ok1 && ok2 && term.IsTerminal(in.Fd()) && term.IsTerminal(out.Fd())
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 
 	"synops/ops/config"
 	"synops/ops/health"
@@ -22,12 +21,12 @@ func runConfigCheck(ctx context.Context, a *app, args []string) error {
 	if err != nil && !errors.As(err, &verr) {
 		return err
 	}
-	w := tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "Configuration")
+	fmt.Fprintln(a.stdout, "Configuration")
+	var rows [][]string
 	for _, row := range r.Rows() {
-		fmt.Fprintf(w, "  %s\t%s\t%s\n", row.Key, row.Display, row.Origin)
+		rows = append(rows, []string{row.Key, row.Display, row.Origin})
 	}
-	w.Flush()
+	a.tableAt("  ", nil, rows)
 	for _, n := range r.Notes {
 		fmt.Fprintln(a.stdout, "  note:", n)
 	}

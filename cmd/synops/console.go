@@ -27,7 +27,7 @@ import (
 func runConsole(ctx context.Context, a *app) error {
 	interval := &a.interval
 	in, inOK := a.stdin.(*os.File)
-	out, outOK := a.stdout.(*os.File)
+	out, outOK := terminal(a.stdout)
 	if !inOK || !outOK || !term.IsTerminal(in.Fd()) || !term.IsTerminal(out.Fd()) {
 		return usageError("the console needs a terminal; for scripts use a command (synops help)")
 	}

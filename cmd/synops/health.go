@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -69,9 +68,7 @@ func runHealth(ctx context.Context, a *app, args []string) error {
 	worst := health.Worst(results)
 
 	if *asJSON {
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(struct {
+		if err := writeJSON(a, struct {
 			Status    health.Status   `json:"status"`
 			CheckedAt time.Time       `json:"checked_at"`
 			Results   []health.Result `json:"results"`

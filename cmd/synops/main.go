@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"synops/ops/text"
 )
 
 func main() {
@@ -44,10 +46,12 @@ func usageError(format string, args ...any) error {
 // silentExit ends with code after the command printed its own report.
 func silentExit(code int) error { return &exitError{code: code} }
 
+// exitCode prints err (cleaned: it may quote the server) and says the status.
 func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
+	stderr = text.NewWriter(stderr)
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -72,8 +70,7 @@ func runRoomsList(ctx context.Context, a *app, args []string) error {
 	if *asJSON {
 		return writeJSON(a, list)
 	}
-	w := tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ROOM ID\tNAME\tALIAS\tMEMBERS (LOCAL)\tSTATE\tENCRYPTED\tPUBLIC")
+	rows := make([][]string, 0, len(list))
 	for _, r := range list {
 		enc := ""
 		if r.Encryption != "" {
@@ -83,10 +80,10 @@ func runRoomsList(ctx context.Context, a *app, args []string) error {
 		if r.Public {
 			pub = "yes"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%d (%d)\t%d\t%s\t%s\n", r.RoomID, text.Truncate(text.Clean(r.Name), 40),
-			text.Clean(r.CanonicalAlias), r.JoinedMembers, r.JoinedLocalMembers, r.StateEvents, enc, pub)
+		rows = append(rows, []string{r.RoomID, text.Truncate(text.Clean(r.Name), 40), r.CanonicalAlias,
+			fmt.Sprintf("%d (%d)", r.JoinedMembers, r.JoinedLocalMembers), fmt.Sprint(r.StateEvents), enc, pub})
 	}
-	w.Flush()
+	a.table([]string{"ROOM ID", "NAME", "ALIAS", "MEMBERS (LOCAL)", "STATE", "ENCRYPTED", "PUBLIC"}, rows)
 	fmt.Fprintf(a.stdout, "%d rooms\n", len(list))
 	return nil
 }
@@ -354,8 +351,7 @@ func runRoomsPurge(ctx context.Context, a *app, args []string) error {
 }
 
 func (a *app) printCandidates(picked []rooms.Candidate) {
-	w := tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ROOM ID\tNAME\tMEMBERS\tAGE\tAPP REFS\tNOTE")
+	rows := make([][]string, 0, len(picked))
 	for _, c := range picked {
 		note := ""
 		if c.Resume != "" {
@@ -365,9 +361,9 @@ func (a *app) printCandidates(picked []rooms.Candidate) {
 		if !c.At.IsZero() {
 			age = rooms.Age(time.Since(c.At))
 		}
-		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%d\t%s\n", c.RoomID, text.Truncate(text.Clean(c.Name), 40), c.Members, age, c.Refs, note)
+		rows = append(rows, []string{c.RoomID, text.Truncate(text.Clean(c.Name), 40), fmt.Sprint(c.Members), age, fmt.Sprint(c.Refs), note})
 	}
-	w.Flush()
+	a.table([]string{"ROOM ID", "NAME", "MEMBERS", "AGE", "APP REFS", "NOTE"}, rows)
 }
 
 func (a *app) progressLine(p ops.Progress) {
@@ -401,12 +397,6 @@ func noArgs(args []string, usage string) error {
 		return usageError("unexpected argument %q (usage: synops %s)", args[0], usage)
 	}
 	return nil
-}
-
-func writeJSON(a *app, v any) error {
-	enc := json.NewEncoder(a.stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 func ptr[T any](v T) *T { return &v }

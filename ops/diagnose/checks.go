@@ -556,8 +556,8 @@ func checkRoomJoinable(ctx context.Context, e *env) []Finding {
 	if joinRule == "" {
 		joinRule = "unknown"
 	}
-	f.Evidence = fmt.Sprintf("room %s %q: join rule %s, %s joined members (%s local), room version %s",
-		e.d.RoomID, text.Truncate(text.Clean(r.Name), 40), joinRule, members, local, r.Version)
+	f.Evidence = fmt.Sprintf("room %s %s: join rule %s, %s joined members (%s local), room version %s",
+		e.d.RoomID, text.Quote(text.Truncate(r.Name, 40)), joinRule, members, local, r.Version)
 	var hints []string
 	switch r.JoinRules {
 	case "invite":

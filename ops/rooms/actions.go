@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"synops/ops"
+	"synops/ops/text"
 	"synops/synapse"
 )
 
@@ -187,7 +188,7 @@ func (s *Service) PlanBlock(ctx context.Context, roomID string, block bool) (*op
 	}
 	p.Impact = []string{"now " + state}
 	if d, err := s.Synapse.Room(ctx, roomID); err == nil {
-		p.Impact = append(p.Impact, fmt.Sprintf("%q with %d joined members", d.Name, d.JoinedMembers))
+		p.Impact = append(p.Impact, fmt.Sprintf("%s with %d joined members", text.Quote(d.Name), d.JoinedMembers))
 	} else if errors.Is(err, synapse.ErrNotFound) {
 		p.Impact = append(p.Impact, "this server does not know the room: blocking keeps it from ever joining it")
 	}
@@ -245,7 +246,7 @@ func (s *Service) PlanPurgeHistory(ctx context.Context, req PurgeHistoryRequest)
 	}
 	p.Steps = []ops.Step{{Title: fmt.Sprintf("purge %s before %s", whose, req.Before.UTC().Format("2006-01-02 15:04 MST")), Risk: ops.Destructive}}
 	p.Impact = []string{
-		fmt.Sprintf("%q, %d joined members, %d state events", d.Name, d.JoinedMembers, d.StateEvents),
+		fmt.Sprintf("%s, %d joined members, %d state events", text.Quote(d.Name), d.JoinedMembers, d.StateEvents),
 		"state events and the room's newest event are always kept",
 		"run VACUUM FULL on the database afterwards to give the space back",
 	}

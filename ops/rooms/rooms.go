@@ -176,7 +176,7 @@ func (im *Impact) Lines(now time.Time) []string {
 	if im.IsSpace {
 		kind = "space (its child rooms are not deleted)"
 	}
-	out := []string{fmt.Sprintf("%s %q, a %s", d.RoomID, name, kind)}
+	out := []string{fmt.Sprintf("%s %s, a %s", d.RoomID, text.Quote(name), kind)}
 	if d.CanonicalAlias != "" {
 		out = append(out, "alias "+d.CanonicalAlias)
 	}

@@ -119,6 +119,20 @@ func (s *Server) SendText(ctx context.Context, token synapse.Secret, roomID, tex
 	return s.call(ctx, token, http.MethodPut, path, map[string]any{"msgtype": "m.text", "body": text}, nil)
 }
 
+// SendState sets a state event as the token's owner (any content: the test
+// bed seeds what a hostile room member could).
+func (s *Server) SendState(ctx context.Context, token synapse.Secret, roomID, eventType, stateKey string, content any) error {
+	path := fmt.Sprintf("/_matrix/client/v3/rooms/%s/state/%s/%s", url.PathEscape(roomID), url.PathEscape(eventType), url.PathEscape(stateKey))
+	return s.call(ctx, token, http.MethodPut, path, content, nil)
+}
+
+// SetDisplayName changes a user's display name (and, as Synapse does, their
+// member events in the rooms they are in).
+func (s *Server) SetDisplayName(ctx context.Context, u SeededUser, name string) error {
+	path := fmt.Sprintf("/_matrix/client/v3/profile/%s/displayname", url.PathEscape(u.UserID))
+	return s.call(ctx, u.Token, http.MethodPut, path, map[string]any{"displayname": name}, nil)
+}
+
 // call is a bare client-API request for seeding; the product's client lives in
 // package synapse and has no business creating rooms.
 func (s *Server) call(ctx context.Context, token synapse.Secret, method, path string, body, out any) error {

@@ -50,6 +50,15 @@ func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc
 // WithBackoff sets the first backoff delay for retries of 5xx answers.
 func WithBackoff(d time.Duration) Option { return func(c *Client) { c.backoff = d } }
 
+// pooled is the transport clients share: the console's health checks send
+// five requests at once every two seconds, and the default transport keeps
+// only two idle connections a host, so it dialled afresh on every refresh.
+var pooled = func() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 16
+	return t
+}()
+
 // New returns a client for baseURL (scheme, host and optional path prefix).
 func New(baseURL string, token Secret, opts ...Option) (*Client, error) {
 	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
@@ -62,7 +71,7 @@ func New(baseURL string, token Secret, opts ...Option) (*Client, error) {
 	c := &Client{
 		base:       u,
 		token:      token,
-		hc:         &http.Client{},
+		hc:         &http.Client{Transport: pooled},
 		timeout:    15 * time.Second,
 		maxRetries: 3,
 		maxWait:    10 * time.Second,

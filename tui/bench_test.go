@@ -2,12 +2,17 @@ package tui
 
 import (
 	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 
 	"synops/ops/health"
+	"synops/synapse"
 )
 
 // BenchmarkHealthUpdateView is one refresh of the dashboard: a tier's results
@@ -50,4 +55,46 @@ func benchUpDown(b *testing.B, m *Model) {
 		}
 		_ = m.View()
 	}
+}
+
+// BenchmarkRoomsMemory100k loads 100k rooms (names, 44-character IDs and
+// aliases as Synapse's list returns them) into the console's root model and
+// the Rooms pane, draws it, and reports the process's resident memory after a
+// collection, which is what the console holds beyond its start-up.
+func BenchmarkRoomsMemory100k(b *testing.B) {
+	rs := make([]synapse.Room, 100000)
+	for i := range rs {
+		rs[i] = synapse.Room{RoomID: fmt.Sprintf("!%043d", i), Name: fmt.Sprintf("Event: community meetup number %06d", i),
+			CanonicalAlias: fmt.Sprintf("#event-%06d:matrix.example.org", i), Creator: "@organiser:matrix.example.org",
+			Version: "10", JoinRules: "public", HistoryVisibility: "shared", JoinedMembers: i % 50, JoinedLocalMembers: i % 7, StateEvents: 12}
+	}
+	before := rssMB(b)
+	m, rp := roomsRoot(b, false, 10, 160, 48)
+	rp.gen = 2
+	m.Update(roomsLoadedMsg{gen: 2, rooms: rs, at: fixedNow})
+	rs = nil
+	for b.Loop() {
+		_ = m.View()
+	}
+	runtime.GC()
+	after := rssMB(b)
+	b.ReportMetric(after, "MB-rss")
+	b.ReportMetric(after-before, "MB-rss-for-100k-rooms")
+	runtime.KeepAlive(m)
+}
+
+// rssMB is this process's resident memory in MiB (VmRSS).
+func rssMB(b *testing.B) float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(l); len(f) == 3 && f[0] == "VmRSS:" {
+			kb, _ := strconv.Atoi(f[1])
+			return float64(kb) / 1024
+		}
+	}
+	b.Fatal("no VmRSS")
+	return 0
 }

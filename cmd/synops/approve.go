@@ -106,7 +106,13 @@ type roomsEnv struct {
 }
 
 // roomService builds the room operations for the resolved configuration.
-func (a *app) roomService(ctx context.Context, r *config.Resolved) (*roomsEnv, error) {
+// With lazy, the database pools connect when first used (the console's
+// first frame must not wait for them).
+func (a *app) roomService(ctx context.Context, r *config.Resolved, lazy bool) (*roomsEnv, error) {
+	open := pg.Open
+	if lazy {
+		open = pg.Lazy
+	}
 	token, err := r.LoadToken(ctx)
 	if err != nil {
 		return nil, err
@@ -138,13 +144,13 @@ func (a *app) roomService(ctx context.Context, r *config.Resolved) (*roomsEnv, e
 	svc := &rooms.Service{Synapse: client, Guard: g, Journal: journal, Server: r.ServerName, Environment: string(r.Environment)}
 	var pools []*pgxpool.Pool
 	if r.SynapseDB.Set() {
-		if p, err := pg.Open(ctx, "Synapse database", r.SynapseDB.Raw, nil); err == nil {
+		if p, err := open(ctx, "Synapse database", r.SynapseDB.Raw, nil); err == nil {
 			svc.SynapseDB = p
 			pools = append(pools, p)
 		}
 	}
 	if r.AppDB.Set() {
-		p, err := pg.Open(ctx, "application database", r.AppDB.Raw, nil)
+		p, err := open(ctx, "application database", r.AppDB.Raw, nil)
 		if err != nil {
 			return nil, fmt.Errorf("%w (its references to rooms are cleared after a deletion; fix app_db_dsn or remove it)", err)
 		}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -50,6 +51,19 @@ func runConsole(ctx context.Context, a *app) error {
 	defer stop()
 	var followers followerSet
 	defer followers.closeAll()
+	// SYNOPS_CPUPROFILE=FILE writes a CPU profile of the whole session (make
+	// bench reads it to say where an idle console spends its time).
+	if path := a.getenv("SYNOPS_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("SYNOPS_CPUPROFILE: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("SYNOPS_CPUPROFILE: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	token, tokErr := r.LoadToken(ctx)
 	if tokErr != nil {
@@ -86,7 +100,7 @@ func runConsole(ctx context.Context, a *app) error {
 		logger.Info("log view disabled", "reason", err)
 	}
 	panes := []tui.Pane{tui.NewHealthPane(c, deps, *interval)}
-	if re, err := a.roomService(ctx, r); err == nil {
+	if re, err := a.roomService(ctx, r, true); err == nil {
 		defer re.close()
 		c.Approvals = re.guard
 		panes = append(panes, tui.NewRoomsPane(c, re.svc))
@@ -101,7 +115,9 @@ func runConsole(ctx context.Context, a *app) error {
 		c.Notice = "no Rooms pane: " + err.Error()
 	}
 	m := tui.New(c, panes...)
-	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(in), tea.WithOutput(out))
+	// 20 frames a second at most: a key is drawn within 50 ms, and an idle
+	// console wakes 20 times a second instead of the default 60.
+	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(in), tea.WithOutput(out), tea.WithFPS(20))
 	_, err = p.Run()
 	killed := errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil
 	stop()

@@ -379,7 +379,7 @@ func (a *app) rooms(ctx context.Context) (*roomsEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	return a.roomService(ctx, r)
+	return a.roomService(ctx, r, false)
 }
 
 func oneRoomArg(args []string, usage string) (string, error) {

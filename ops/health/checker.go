@@ -74,8 +74,9 @@ func NewChecker(cfg Config) *Checker {
 }
 
 // Run runs the checks of one tier concurrently, each under its own time limit,
-// and returns their results in a fixed order: Synapse, Metrics, workers for
-// Cheap; PostgreSQL, Disk, LiveKit for Expensive. A check that has not
+// and returns their results in a fixed order: Synapse, Metrics, workers and
+// the databases' reachability for Cheap; PostgreSQL statistics, Disk,
+// LiveKit for Expensive. A check that has not
 // reported when the limit (plus a small margin) is up is reported critical
 // as "no answer", so Run never hangs on a server that accepts and never answers.
 func (c *Checker) Run(ctx context.Context, tier Tier) []Result {
@@ -115,10 +116,7 @@ func (c *Checker) Close() {
 
 func (c *Checker) checks(tier Tier) []check {
 	if tier == Expensive {
-		out := []check{c.synapseDBCheck()}
-		if !c.cfg.AppDB.IsZero() {
-			out = append(out, c.appDBCheck())
-		}
+		out := []check{c.synapseDBStats()}
 		for _, d := range c.cfg.Disks {
 			out = append(out, c.diskCheck(d))
 		}
@@ -127,7 +125,12 @@ func (c *Checker) checks(tier Tier) []check {
 		}
 		return out
 	}
-	return append(c.synapseChecks(), c.metricsChecks()...)
+	out := append(c.synapseChecks(), c.metricsChecks()...)
+	out = append(out, c.synapseDBReach())
+	if !c.cfg.AppDB.IsZero() {
+		out = append(out, c.appDBCheck())
+	}
+	return out
 }
 
 // check is one unit of work under one time limit. stubs name the results it

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"synops/ops/metrics"
+	"synops/ops/pgtest"
 	"synops/synapse"
 	"synops/synapse/synapsetest"
 )
@@ -177,9 +178,11 @@ func TestRunDoesNotWaitForASilentServer(t *testing.T) {
 		}
 		got := byID(rs)
 		want := map[string]Status{"synapse.health": Crit, "synapse.versions": Crit, "synapse.server_version": Crit,
-			"metrics.scrape": Warn, "worker." + addr + ".scrape": Crit}
+			"metrics.scrape": Warn, "worker." + addr + ".scrape": Crit, "postgres.synapse": Crit, "postgres.app": Crit}
 		if tier == Expensive {
-			want = map[string]Status{"postgres.synapse": Crit, "postgres.app": Crit, "livekit.health": Crit}
+			// The statistics say why they were not read; the cheap tier
+			// carries the database being down.
+			want = map[string]Status{"postgres.connections": Unknown, "postgres.db_size": Unknown, "livekit.health": Crit}
 		}
 		for id, s := range want {
 			if r := got[id]; r.Status != s || r.Detail == "" {
@@ -249,7 +252,7 @@ func TestPoolReconnects(t *testing.T) {
 	ctx := context.Background()
 	c := NewChecker(bedConfig(t))
 	t.Cleanup(c.Close)
-	if r := byID(c.Run(ctx, Expensive))["postgres.synapse"]; r.Status != OK {
+	if r := byID(c.Run(ctx, Cheap))["postgres.synapse"]; r.Status != OK {
 		t.Fatalf("first run: %s", show(r))
 	}
 	pool, err := c.synapseDB.get(ctx)
@@ -269,10 +272,12 @@ func TestPoolReconnects(t *testing.T) {
 	if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid`, pids); err != nil {
 		t.Fatal(err)
 	}
-	// The next run meets dead connections and must reconnect.
-	for _, r := range c.Run(ctx, Expensive) {
-		if strings.HasPrefix(r.ID, "postgres.") && r.Status != OK {
-			t.Errorf("after the sessions were killed: %s", show(r))
+	// The next runs meet dead connections and must reconnect.
+	for _, tier := range []Tier{Cheap, Expensive} {
+		for _, r := range c.Run(ctx, tier) {
+			if strings.HasPrefix(r.ID, "postgres.") && r.Status != OK {
+				t.Errorf("%s tier after the sessions were killed: %s", tier, show(r))
+			}
 		}
 	}
 }
@@ -326,5 +331,38 @@ func TestScrapeRetriesAServerError(t *testing.T) {
 		if tt.status == Warn && !strings.Contains(r.Detail, "HTTP 500") {
 			t.Errorf("a scrape that keeps failing: %s, want HTTP 500 named", show(r))
 		}
+	}
+}
+
+// A database that stops reads red on the next cheap run, and green again on
+// the first cheap run after it is back: the dashboard's PostgreSQL line and
+// status-bar dot follow the 2 s refresh, not the 15 s statistics.
+func TestDatabaseReachabilityIsCheap(t *testing.T) {
+	ctx := context.Background()
+	cl, err := pgtest.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Stop)
+	c := NewChecker(Config{SynapseDB: synapse.NewSecret(cl.DSN("postgres")), Timeout: 3 * time.Second})
+	t.Cleanup(c.Close)
+	state := func() Result { return byID(c.Run(ctx, Cheap))["postgres.synapse"] }
+	if r := state(); r.Status != OK {
+		t.Fatalf("up: %s", show(r))
+	}
+	if err := cl.Down(); err != nil {
+		t.Fatal(err)
+	}
+	if r := state(); r.Status != Crit || r.Detail == "" {
+		t.Errorf("the first cheap run after the stop: %s, want critical", show(r))
+	}
+	if err := cl.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := state(); r.Status != OK {
+		t.Errorf("the first cheap run after the restart: %s, want ok", show(r))
+	}
+	if _, ok := byID(c.Run(ctx, Expensive))["postgres.synapse"]; ok {
+		t.Error("the statistics tier reports reachability too: the line would flap between two schedules")
 	}
 }

@@ -138,47 +138,61 @@ func (c *Checker) appDBCheck() check {
 	})
 }
 
-// synapseDBCheck reports whether Synapse's database answers and, through
-// the same pool, the cluster's connections, the database size, the longest
-// open transaction and the waiting locks. The statistics run concurrently
-// under the check's one time limit.
-func (c *Checker) synapseDBCheck() check {
-	reach := Result{ID: "postgres.synapse", Group: pgGroup, Name: "Synapse database"}
+// synapseDBReach reports whether Synapse's database answers and its
+// version. It is a cheap check (one short query on an open pool), so a
+// stopped or restarted PostgreSQL shows on the next refresh, not the next
+// statistics run.
+func (c *Checker) synapseDBReach() check {
+	stub := Result{ID: "postgres.synapse", Group: pgGroup, Name: "Synapse database"}
+	return single(stub, Crit, func(ctx context.Context) Result {
+		r := stub
+		if c.cfg.SynapseDB.IsZero() {
+			r.Status, r.Detail = Warn, "not configured"
+			r.Hint = "point -c at homeserver.yaml (its database section) or set synapse_db_dsn in the profile"
+			return r
+		}
+		start := time.Now()
+		c.synapseDB.reachable(ctx, &r)
+		r.Took = time.Since(start)
+		return r
+	})
+}
+
+// synapseDBStats reads, through the same pool, the cluster's connections,
+// the database size, the longest open transaction and the waiting locks,
+// concurrently under the check's one time limit.
+func (c *Checker) synapseDBStats() check {
 	conns := Result{ID: "postgres.connections", Group: pgGroup, Name: "connections in use"}
 	size := Result{ID: "postgres.db_size", Group: pgGroup, Name: "Synapse database size"}
 	txn := Result{ID: "postgres.longest_txn", Group: pgGroup, Name: "longest open transaction"}
 	locks := Result{ID: "postgres.waiting_locks", Group: pgGroup, Name: "waiting locks"}
-	stubs := []Result{reach, conns, size, txn, locks}
+	stubs := []Result{conns, size, txn, locks}
 	th := c.cfg.Thresholds
 	return check{stubs: stubs, late: Crit, run: func(ctx context.Context) []Result {
 		out := append([]Result(nil), stubs...)
+		skip := func(why string) []Result {
+			for i := range out {
+				out[i].Detail = "not checked: " + why
+			}
+			return out
+		}
 		if c.cfg.SynapseDB.IsZero() {
-			out[0].Status, out[0].Detail = Warn, "not configured"
-			out[0].Hint = "point -c at homeserver.yaml (its database section) or set synapse_db_dsn in the profile"
-			for i := 1; i < len(out); i++ {
-				out[i].Detail = "not checked: no Synapse database configured"
-			}
-			return out
+			return skip("no Synapse database configured")
 		}
-		start := time.Now()
-		pool, ok := c.synapseDB.reachable(ctx, &out[0])
-		out[0].Took = time.Since(start)
+		var reach Result
+		pool, ok := c.synapseDB.reachable(ctx, &reach)
 		if !ok {
-			for i := 1; i < len(out); i++ {
-				out[i].Detail = "not checked: the Synapse database is unreachable"
-			}
-			return out
+			return skip("the Synapse database is unreachable")
 		}
-		// In the order of out, after the version. The longest transaction
-		// is looked up alone first: beside the others it would find our own
-		// queries.
+		// In the order of out. The longest transaction is looked up alone
+		// first: beside the others it would find our own queries.
 		queries := []func(context.Context, *pgxpool.Pool, *Result) error{
-			1: func(ctx context.Context, p *pgxpool.Pool, r *Result) error { return pgConnections(ctx, p, r, th) },
-			2: pgDBSize,
-			3: func(ctx context.Context, p *pgxpool.Pool, r *Result) error { return pgLongestTxn(ctx, p, r, th) },
-			4: func(ctx context.Context, p *pgxpool.Pool, r *Result) error { return pgWaitingLocks(ctx, p, r, th) },
+			func(ctx context.Context, p *pgxpool.Pool, r *Result) error { return pgConnections(ctx, p, r, th) },
+			pgDBSize,
+			func(ctx context.Context, p *pgxpool.Pool, r *Result) error { return pgLongestTxn(ctx, p, r, th) },
+			func(ctx context.Context, p *pgxpool.Pool, r *Result) error { return pgWaitingLocks(ctx, p, r, th) },
 		}
-		const alone = 3
+		const alone = 2
 		errs := make([]error, len(queries))
 		query := func(i int) {
 			start := time.Now()
@@ -190,7 +204,7 @@ func (c *Checker) synapseDBCheck() check {
 		}
 		query(alone)
 		var wg sync.WaitGroup
-		for i := 1; i < len(queries); i++ {
+		for i := range queries {
 			if i != alone {
 				wg.Go(func() { query(i) })
 			}

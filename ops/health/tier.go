@@ -5,7 +5,8 @@ package health
 type Tier int
 
 const (
-	// Cheap: Synapse endpoints, the token, the metrics scrape.
+	// Cheap: Synapse endpoints, the token, the metrics scrape, whether the
+	// databases answer.
 	Cheap Tier = iota
 	// Expensive: PostgreSQL statistics, disk, LiveKit.
 	Expensive

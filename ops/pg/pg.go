@@ -30,6 +30,23 @@ func Describe(dsn synapse.Secret) string {
 // Open connects a pool to dsn and pings it. name says which database this is
 // ("synapse database", "app database") for error messages.
 func Open(ctx context.Context, name string, dsn synapse.Secret, log *slog.Logger) (*pgxpool.Pool, error) {
+	pool, err := Lazy(ctx, name, dsn, log)
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("%s %s: %w", name, Describe(dsn), scrub(err, dsn))
+	}
+	return pool, nil
+}
+
+// Lazy is Open without the first connection: the pool connects when first
+// used. The console builds its services this way, so its first frame never
+// waits for a database.
+func Lazy(ctx context.Context, name string, dsn synapse.Secret, log *slog.Logger) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(dsn.Reveal())
 	if err != nil {
 		// pgx's parse errors can quote the string; ours never does.
@@ -42,12 +59,6 @@ func Open(ctx context.Context, name string, dsn synapse.Secret, log *slog.Logger
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", name, Describe(dsn), scrub(err, dsn))
-	}
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := pool.Ping(pctx); err != nil {
-		pool.Close()
 		return nil, fmt.Errorf("%s %s: %w", name, Describe(dsn), scrub(err, dsn))
 	}
 	return pool, nil

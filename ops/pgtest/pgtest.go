@@ -36,6 +36,7 @@ type Cluster struct {
 	dir  string    // data directory of a cluster we started; "" for TEST_DATABASE_URL
 	cmd  *exec.Cmd // the postmaster we started
 	done chan struct{}
+	cred *syscall.Credential // whom the postmaster runs as
 
 	mu      sync.Mutex
 	created []string // databases to drop on Stop when the server is not ours
@@ -116,7 +117,7 @@ func startLocal(ctx context.Context) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create cluster directory: %w", err)
 	}
-	c := &Cluster{host: "127.0.0.1", user: "postgres", adminDB: "postgres", bindir: bindir, dir: dir}
+	c := &Cluster{host: "127.0.0.1", user: "postgres", adminDB: "postgres", bindir: bindir, dir: dir, cred: cred}
 	fail := func(err error) (*Cluster, error) {
 		c.Stop()
 		return nil, err
@@ -321,6 +322,24 @@ func (c *Cluster) Stop() {
 	}
 	c.stopServer()
 	_ = os.RemoveAll(c.dir)
+}
+
+// Down stops the server of a cluster we started, keeping its files, as a
+// database restart or outage would; Up starts it again on the same port.
+func (c *Cluster) Down() error {
+	if c.dir == "" {
+		return errors.New("pgtest: cannot stop a TEST_DATABASE_URL server")
+	}
+	c.stopServer()
+	return nil
+}
+
+// Up starts the server Down stopped.
+func (c *Cluster) Up(ctx context.Context) error {
+	if c.dir == "" {
+		return errors.New("pgtest: cannot start a TEST_DATABASE_URL server")
+	}
+	return c.launch(ctx, filepath.Join(c.dir, "data"), c.cred)
 }
 
 func (c *Cluster) stopServer() {

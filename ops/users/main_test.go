@@ -27,8 +27,13 @@ import (
 // One bed for the package: a real PostgreSQL and a real Synapse on it.
 var bed *testbed.Bed
 
+// bridge is an application service registered with the bed, so that a
+// plan's impact on one of its users can be checked.
+var bridge = synapsetest.AppService{ID: "synops-test-bridge", ASToken: synapse.NewSecret("as_" + randHex(16)),
+	SenderLocalpart: "bridgebot", UserPrefix: "bridge_"}
+
 func TestMain(m *testing.M) {
-	testbed.Main(m, testbed.Options{Settle: true}, func(b *testbed.Bed) { bed = b })
+	testbed.Main(m, testbed.Options{Settle: true, AppServices: []synapsetest.AppService{bridge}}, func(b *testbed.Bed) { bed = b })
 }
 
 func ctxT(t testing.TB) context.Context {

@@ -491,3 +491,24 @@ func TestRefusals(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestAppServiceUserImpact: a plan on a bridge's user says so.
+func TestAppServiceUserImpact(t *testing.T) {
+	ctx := ctxT(t)
+	f := newFixture(t)
+	id, err := bed.Synapse.RegisterAppServiceUser(ctx, bridge, bridge.UserPrefix+randHex(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, d := f.plan(t, users.Request{Action: users.Lock, UserID: id})
+	if d.User.AppserviceID != bridge.ID {
+		t.Errorf("appservice_id %q, want %q", d.User.AppserviceID, bridge.ID)
+	}
+	if impact := strings.Join(p.Impact, "\n"); !strings.Contains(impact, `an application-service user (registered by "synops-test-bridge")`) {
+		t.Errorf("impact does not name the application service:\n%s", impact)
+	}
+	plain := newAccount(t, "notbridge")
+	if _, d := f.plan(t, users.Request{Action: users.Lock, UserID: plain.UserID}); d.User.AppserviceID != "" {
+		t.Errorf("a plain user has appservice_id %q", d.User.AppserviceID)
+	}
+}

@@ -280,3 +280,18 @@ func (s *Server) Messages(ctx context.Context, roomID, eventType string) ([]syna
 		from = page.End
 	}
 }
+
+// RegisterAppServiceUser registers localpart (which must start with the
+// service's UserPrefix) as a user of the application service, the way a
+// bridge creates its puppets.
+func (s *Server) RegisterAppServiceUser(ctx context.Context, as AppService, localpart string) (string, error) {
+	var out struct {
+		UserID string `json:"user_id"`
+	}
+	err := s.call(ctx, as.ASToken, http.MethodPost, "/_matrix/client/v3/register",
+		map[string]any{"type": "m.login.application_service", "username": localpart, "inhibit_login": true}, &out)
+	if err != nil {
+		return "", fmt.Errorf("register %s for %s: %w", localpart, as.ID, err)
+	}
+	return out.UserID, nil
+}

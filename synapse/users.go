@@ -118,7 +118,7 @@ type ListUsersOptions struct {
 	OrderBy string
 	// Reverse sends dir=b.
 	Reverse bool
-	// PageSize is the number of users per request: 0 means 100, at most 1000.
+	// PageSize is the number of users per request: 0 means 100, at most 10000.
 	PageSize int
 }
 
@@ -139,7 +139,7 @@ var userOrders = []string{
 
 const (
 	defaultUserPage = 100
-	maxUserPage     = 1000
+	maxUserPage     = 10000
 	adminV3         = "/_synapse/admin/v3"
 )
 

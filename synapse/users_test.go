@@ -156,7 +156,7 @@ func TestListUsersFiltersAndPages(t *testing.T) {
 		t.Errorf("admin entry %+v %v: want admin with the default display name", admin, err)
 	}
 
-	for _, bad := range []synapse.ListUsersOptions{{OrderBy: "size"}, {PageSize: 1001}, {Name: "a", UserID: "b"}} {
+	for _, bad := range []synapse.ListUsersOptions{{OrderBy: "size"}, {PageSize: 10001}, {PageSize: -1}, {Name: "a", UserID: "b"}} {
 		if _, err := c.ListUsersPage(ctx, bad, ""); !isValidation(err) {
 			t.Errorf("options %+v: got %v, want a validation error", bad, err)
 		}

@@ -164,6 +164,16 @@ func TestListUsersFiltersAndPages(t *testing.T) {
 	if _, err := c.ListUsersPage(ctx, synapse.ListUsersOptions{}, "-1"); !isValidation(err) {
 		t.Errorf("negative token: got %v, want a validation error", err)
 	}
+	// Guests left out, and the accounts without a user type left out.
+	if got, err := c.AllUsers(ctx, synapse.ListUsersOptions{Name: "ulist", Guests: ptrTo(false)}); err != nil || len(got) != len(seeded)-1 {
+		t.Errorf("guests=false: %d users, %v", len(got), err)
+	}
+	if got, err := c.AllUsers(ctx, synapse.ListUsersOptions{Name: "ulist", NotUserTypes: []string{""}}); err != nil || len(got) != 0 {
+		t.Errorf("not_user_type=\"\" (no untyped account): %v %v", names(got), err)
+	}
+	if got, err := c.AllUsers(ctx, synapse.ListUsersOptions{Name: "ulist", NotUserTypes: []string{"bot"}}); err != nil || len(got) != len(seeded)-1 {
+		t.Errorf("not_user_type=bot keeps untyped accounts: %d, %v", len(got), err)
+	}
 	// Every order Synapse documents is accepted by the real server.
 	for _, o := range []string{"name", "displayname", "is_guest", "admin", "deactivated", "user_type", "avatar_url",
 		"shadow_banned", "creation_ts", "last_seen_ts", "locked"} {
@@ -309,6 +319,26 @@ func TestModifyUser(t *testing.T) {
 	}
 	if read, _ = c.User(ctx, u.UserID); read.Locked {
 		t.Error("still locked after unlocking")
+	}
+
+	// A password change through the same call, keeping the sessions.
+	sess := mustLogin(t, "umodify", "KEPT")
+	pw := synapse.NewSecret("modified-password-" + randSuffix())
+	if _, err := c.ModifyUser(ctx, u.UserID, synapse.UserChanges{Password: &pw, LogoutDevices: ptrTo(false)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tokenErr(t, sess.AccessToken); err != nil {
+		t.Errorf("logout_devices false ended a session: %v", err)
+	}
+	anon, _ := synapse.New(bed.Synapse.BaseURL, synapse.Secret{}, synapse.WithRetries(0))
+	if _, err := anon.Login(ctx, "umodify", pw, ""); err != nil {
+		t.Errorf("the modified password does not log in: %v", err)
+	}
+	if _, err := c.ModifyUser(ctx, u.UserID, synapse.UserChanges{Password: &pw}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tokenErr(t, sess.AccessToken); !errors.Is(err, synapse.ErrUnknownToken) {
+		t.Errorf("a password change with the default logout: the session answers %v, want M_UNKNOWN_TOKEN", err)
 	}
 
 	// PUT /v2/users creates a missing account; ModifyUser must not.

@@ -167,6 +167,20 @@ func (s *Service) List(ctx context.Context, f Filter) ([]User, error) {
 	return out, nil
 }
 
+// Interrupted lists the disables earlier runs left unfinished, oldest first.
+func (s *Service) Interrupted() []Entry {
+	if s.Journal == nil {
+		return nil
+	}
+	return s.Journal.Unfinished()
+}
+
+// BackupState says whether a plan may run without the operator accepting
+// the loss of data (see ops.Guard.BackupState).
+func (s *Service) BackupState(ctx context.Context, p *ops.Plan) (bool, string) {
+	return s.Guard.BackupState(ctx, p)
+}
+
 // Room is a room an account is joined to.
 type Room struct {
 	RoomID  string `json:"room_id"`

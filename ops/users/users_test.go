@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -431,9 +432,26 @@ func TestRefusals(t *testing.T) {
 		}
 		t.Logf("%s: %v", tt.name, err)
 	}
+	// The unknown account was not created by the attempt, and a malformed
+	// ID sends no request at all.
+	for _, tt := range tests {
+		if errors.Is(tt.wantErr, synapse.ErrNotFound) {
+			if _, err := c.User(ctx, tt.req.UserID); !errors.Is(err, synapse.ErrNotFound) {
+				t.Errorf("%s exists after the refused change: %v", tt.req.UserID, err)
+			}
+		}
+	}
+	var tr synapsetest.CountingTransport
+	counted := &users.Service{Synapse: bed.Synapse.Client(synapse.WithHTTPClient(&http.Client{Transport: &tr})),
+		Guard: f.guard, Journal: f.svc.Journal, Server: bed.Synapse.ServerName}
 	var ve *synapse.ValidationError
-	if _, _, err := f.svc.Plan(ctx, users.Request{Action: users.Erase, UserID: "refuse"}); !errors.As(err, &ve) {
-		t.Errorf("malformed ID: %v, want a validation error", err)
+	for _, bad := range []string{"refuse", "@refuse", "@ref use:" + bed.Synapse.ServerName, "@:x.y", ""} {
+		if _, _, err := counted.Plan(ctx, users.Request{Action: users.Erase, UserID: bad}); !errors.As(err, &ve) {
+			t.Errorf("malformed ID %q: %v, want a validation error", bad, err)
+		}
+	}
+	if tr.Count() != 0 {
+		t.Errorf("malformed IDs sent %d requests", tr.Count())
 	}
 
 	// Erase without the typed user ID: the approval is refused and the

@@ -116,7 +116,7 @@ var (
 var selfForbidden = []Action{Deactivate, Erase, Lock, Disable, Suspend, RevokeAdmin, LoginAs}
 
 // onlyActive are the actions that make no sense on a deactivated account.
-var onlyActive = []Action{Deactivate, Suspend, Unsuspend, Lock, Unlock, ResetPassword, GrantAdmin, Disable, Enable, LoginAs}
+var onlyActive = []Action{Suspend, Unsuspend, Lock, Unlock, ResetPassword, GrantAdmin, Disable, Enable, LoginAs}
 
 // params is what a plan carries to Apply: the request and what the plan
 // decided from the server's state.
@@ -335,6 +335,8 @@ func nothingToDo(req Request, d *Detail) error {
 		return nil
 	}
 	switch req.Action {
+	case Deactivate:
+		return already(u.Deactivated, "already deactivated (deactivate --erase erases it)")
 	case Erase:
 		return already(u.Erased, "already erased")
 	case Suspend:

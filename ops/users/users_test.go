@@ -267,6 +267,14 @@ func TestDeactivateAndErase(t *testing.T) {
 	if _, err := login(t, a, synapsetest.Password(a.local)); err == nil {
 		t.Error("a deactivated account logs in")
 	}
+	if _, _, err := f.svc.Plan(ctx, users.Request{Action: users.Deactivate, UserID: a.UserID}); !errors.Is(err, users.ErrNothingToDo) {
+		t.Errorf("deactivate again: %v, want nothing to do", err)
+	}
+	// A deactivated account can still be erased.
+	f.run(t, users.Request{Action: users.Erase, UserID: a.UserID})
+	if st := readState(t, a.UserID); !st.User.Erased || st.User.DisplayName != "" {
+		t.Errorf("erase after deactivation: %s", st)
+	}
 
 	// Erase, with the messages redacted: display name and avatar go, and
 	// so does every message in every room it was in, left ones too.

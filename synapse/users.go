@@ -1,8 +1,8 @@
 package synapse
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -395,7 +395,7 @@ func (c *Client) Whois(ctx context.Context, userID string) ([]Connection, error)
 			conns = append(conns, s.Connections...)
 		}
 	}
-	slices.SortStableFunc(conns, func(a, b Connection) int { return int(b.LastSeen - a.LastSeen) })
+	slices.SortStableFunc(conns, func(a, b Connection) int { return cmp.Compare(b.LastSeen, a.LastSeen) })
 	return conns, nil
 }
 
@@ -786,10 +786,4 @@ func (c *Client) LeaveRoom(ctx context.Context, roomID string) error {
 // who asked for it, so it survives; Logout ends it.
 func (c *Client) LogoutAll(ctx context.Context) error {
 	return c.do(ctx, request{method: http.MethodPost, path: "/_matrix/client/v3/logout/all", body: struct{}{}, auth: true}, nil)
-}
-
-// IsAccountBlocked reports whether err says the account may not act:
-// locked, deactivated or suspended.
-func IsAccountBlocked(err error) bool {
-	return errors.Is(err, ErrUserLocked) || errors.Is(err, ErrUserDeactivated) || errors.Is(err, ErrUserSuspended)
 }

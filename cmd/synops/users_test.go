@@ -127,7 +127,7 @@ func TestUsersListShowCLI(t *testing.T) {
 	}
 
 	out, errs, code = cli(t, env, "users", "show", a.UserID)
-	if code != 0 || !strings.Contains(out, "locked") || !strings.Contains(out, "joined to 1 rooms") || !strings.Contains(out, "clilist room") {
+	if code != 0 || !strings.Contains(out, "locked") || !strings.Contains(out, "joined to 1 room:") || !strings.Contains(out, "clilist room") {
 		t.Errorf("users show: exit %d\n%s%s", code, out, errs)
 	}
 	if strings.ContainsAny(out, "\x1b\x07") {

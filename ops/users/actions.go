@@ -163,6 +163,14 @@ func CheckPassword(pw synapse.Secret) error {
 	return nil
 }
 
+// plural is "1 room", "2 rooms".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
 // GeneratePassword is a fresh password with at least 128 random bits.
 func GeneratePassword() synapse.Secret { return synapse.NewSecret(rand.Text()) }
 
@@ -195,18 +203,18 @@ func (s *Service) Plan(ctx context.Context, req Request) (*ops.Plan, *Detail, er
 	note := func(format string, args ...any) { p.Impact = append(p.Impact, fmt.Sprintf(format, args...)) }
 	switch req.Action {
 	case Deactivate, Erase:
-		step(ops.Destructive, "deactivate %s: remove its %d devices and every access token, its password, e-mail addresses and phone numbers, pushers, account data and server-side key backup", u.Name, len(d.Devices))
+		step(ops.Destructive, "deactivate %s: remove its %s and every access token, its password, e-mail addresses and phone numbers, pushers, account data and server-side key backup", u.Name, plural(len(d.Devices), "device"))
 		if req.Action == Erase {
 			step(ops.Irreversible, "erase it (GDPR): remove its display name and avatar and mark it erased")
 		}
-		step(ops.Irreversible, "part it from its %d rooms (Synapse does it in the background; synops waits)", len(d.Rooms))
+		step(ops.Irreversible, "part it from its %s (Synapse does it in the background; synops waits)", plural(len(d.Rooms), "room"))
 		if req.Redact {
 			rooms, err := s.everRooms(ctx, u.Name)
 			if err != nil {
 				return nil, d, err
 			}
 			pr.RedactRooms = rooms
-			step(ops.Irreversible, "redact up to %d of its messages per room in the %d rooms it has been in", redactLimit, len(rooms))
+			step(ops.Irreversible, "redact up to %d of its messages per room in the %s it has been in", redactLimit, plural(len(rooms), "room"))
 		}
 		note("it cannot log in again; reactivating it needs a new password and it rejoins no room")
 		if req.Action == Erase && !req.Redact {
@@ -218,7 +226,7 @@ func (s *Service) Plan(ctx context.Context, req Request) (*ops.Plan, *Detail, er
 	case Unsuspend:
 		step(ops.Reversible, "lift the suspension of %s", u.Name)
 	case Lock:
-		step(ops.Reversible, "lock %s: no login succeeds and every request with one of its %d devices' tokens is refused; devices and rooms stay", u.Name, len(d.Devices))
+		step(ops.Reversible, "lock %s: no login succeeds and every request with one of its %s' tokens is refused; devices and rooms stay", u.Name, plural(len(d.Devices), "device"))
 	case Unlock:
 		step(ops.Reversible, "unlock %s", u.Name)
 	case ResetPassword:
@@ -228,9 +236,9 @@ func (s *Service) Plan(ctx context.Context, req Request) (*ops.Plan, *Detail, er
 			step(ops.Destructive, "replace the password of %s with one synops generates and shows once (it is stored nowhere)", u.Name)
 		}
 		if req.KeepDevices {
-			note("its %d devices stay logged in", len(d.Devices))
+			note("its %s stay logged in", plural(len(d.Devices), "device"))
 		} else {
-			step(ops.Destructive, "log out its %d devices (their end-to-end keys go with them unless backed up)", len(d.Devices))
+			step(ops.Destructive, "log out its %s (their end-to-end keys go with them unless backed up)", plural(len(d.Devices), "device"))
 		}
 		if d.Self {
 			note("synops' own token keeps working (Synapse spares the caller's session)")
@@ -263,7 +271,7 @@ func (s *Service) Plan(ctx context.Context, req Request) (*ops.Plan, *Detail, er
 			return nil, d, fmt.Errorf("%w: %s has never been in a room", ErrNothingToDo, u.Name)
 		}
 		pr.RedactRooms = rooms
-		step(ops.Irreversible, "redact up to %d of its messages per room in %d rooms, as the account itself (Synapse's redaction job)", redactLimit, len(rooms))
+		step(ops.Irreversible, "redact up to %d of its messages per room in %s, as the account itself (Synapse's redaction job)", redactLimit, plural(len(rooms), "room"))
 		note("other servers in those rooms receive the redactions too")
 		p.LosesData = true
 	}
@@ -498,7 +506,7 @@ func (s *Service) apply(ctx context.Context, p *ops.Plan, pr params, report func
 		if err := s.redact(ctx, id, pr.RedactRooms, pr.Reason, res, report); err != nil {
 			return res, nil, err
 		}
-		res.Summary = fmt.Sprintf("redacted the messages of %s in %d rooms", id, len(pr.RedactRooms))
+		res.Summary = fmt.Sprintf("redacted the messages of %s in %s", id, plural(len(pr.RedactRooms), "room"))
 		if n := len(res.FailedRedactions); n > 0 {
 			res.Summary += fmt.Sprintf("; %d could not be redacted", n)
 		}
@@ -552,13 +560,13 @@ func (s *Service) applyDeactivate(ctx context.Context, pr params, report func(st
 		res.Summary = "deactivated and erased " + id
 	}
 	if pr.Redact {
-		res.Summary += fmt.Sprintf("; its messages in %d rooms redacted", len(rooms))
+		res.Summary += fmt.Sprintf("; its messages in %s redacted", plural(len(rooms), "room"))
 		if n := len(res.FailedRedactions); n > 0 {
 			res.Summary += fmt.Sprintf(" (%d could not be)", n)
 		}
 	}
 	if len(still) > 0 {
-		res.Summary += fmt.Sprintf("; Synapse is still parting it from %d rooms in the background", len(still))
+		res.Summary += fmt.Sprintf("; Synapse is still parting it from %s in the background", plural(len(still), "room"))
 	}
 	return res, detail, nil
 }
@@ -575,7 +583,7 @@ func (s *Service) waitParted(ctx context.Context, id string, report func(stage, 
 		if len(joined) == 0 || time.Now().After(deadline) {
 			return joined, nil
 		}
-		report("parting", fmt.Sprintf("Synapse is parting it from %d rooms", len(joined)))
+		report("parting", fmt.Sprintf("Synapse is parting it from %s", plural(len(joined), "room")))
 		select {
 		case <-ctx.Done():
 			return joined, ctx.Err()
@@ -589,7 +597,7 @@ func (s *Service) redact(ctx context.Context, id string, rooms []string, reason 
 	if len(rooms) == 0 {
 		return nil
 	}
-	report("redacting", fmt.Sprintf("%d rooms", len(rooms)))
+	report("redacting", plural(len(rooms), "room"))
 	rid, err := s.Synapse.RedactUserEvents(ctx, id, synapse.RedactOptions{Rooms: rooms, Reason: reason, Limit: redactLimit})
 	if err != nil {
 		return err

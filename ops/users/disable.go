@@ -43,7 +43,7 @@ import (
 func (s *Service) planDisable(p *ops.Plan, d *Detail, step func(ops.Risk, string, ...any), note func(string, ...any)) {
 	u := d.User
 	if e := d.Disable; e != nil && e.Unfinished() {
-		note("resumes the disable an earlier run left at stage %q (%d rooms left so far)", e.Stage, len(e.Left))
+		note("resumes the disable an earlier run left at stage %q (%s left so far)", e.Stage, plural(len(e.Left), "room"))
 	}
 	if !u.Suspended {
 		step(ops.Reversible, "suspend %s, so that it cannot join, invite or send while it leaves its rooms", u.Name)
@@ -51,9 +51,9 @@ func (s *Service) planDisable(p *ops.Plan, d *Detail, step func(ops.Risk, string
 	if u.Locked && len(d.Rooms) > 0 {
 		step(ops.Destructive, "log out every session of %s, then unlock it for as long as leaving its rooms takes (suspended and with no session, it can neither join nor send)", u.Name)
 	}
-	step(ops.Irreversible, "make it leave its %d rooms, one at a time, as itself (through a short-lived login-as token synops never stores); synops cannot rejoin them", len(d.Rooms))
+	step(ops.Irreversible, "make it leave its %s, one at a time, as itself (through a short-lived login-as token synops never stores); synops cannot rejoin them", plural(len(d.Rooms), "room"))
 	step(ops.Reversible, "lock it: no login succeeds and every token it has is refused")
-	step(ops.Destructive, "log out every session: its %d devices and every access token it has", len(d.Devices))
+	step(ops.Destructive, "log out every session: its %s and every access token it has", plural(len(d.Devices), "device"))
 	if !u.Suspended {
 		step(ops.Reversible, "lift the suspension the disable set (the lock keeps it out)")
 	}
@@ -72,7 +72,7 @@ func (s *Service) planEnable(d *Detail, step func(ops.Risk, string, ...any), not
 	}
 	switch {
 	case e != nil && len(e.Left) > 0:
-		note("it rejoins none of the %d rooms its disable left (invite it again where needed): %s", len(e.Left), strings.Join(first(e.Left, 10), ", "))
+		note("it rejoins none of the %s its disable left (invite it again where needed): %s", plural(len(e.Left), "room"), strings.Join(first(e.Left, 10), ", "))
 	default:
 		note("rooms are not rejoined")
 	}
@@ -264,13 +264,13 @@ func (s *Service) applyDisable(ctx context.Context, p *ops.Plan, id string, prog
 		for _, r := range still {
 			why = append(why, r+": "+e.Failed[r])
 		}
-		return res, detail(), fmt.Errorf("%s is locked and logged out, but still joined to %d rooms (%s); run the same disable again to retry them",
-			id, len(still), strings.Join(why, "; "))
+		return res, detail(), fmt.Errorf("%s is locked and logged out, but still joined to %s (%s); run the same disable again to retry them",
+			id, plural(len(still), "room"), strings.Join(why, "; "))
 	}
 	if err := save(StageDone); err != nil {
 		return res, detail(), err
 	}
-	res.Summary = fmt.Sprintf("disabled %s: left %d rooms, locked, every session logged out", id, res.RoomsLeft)
+	res.Summary = fmt.Sprintf("disabled %s: left %s, locked, every session logged out", id, plural(res.RoomsLeft, "room"))
 	return res, detail(), nil
 }
 

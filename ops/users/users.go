@@ -356,12 +356,12 @@ func (d *Detail) Lines(now time.Time) []string {
 	} else {
 		out = append(out, "no session recorded")
 	}
-	out = append(out, fmt.Sprintf("%d media files, %s", d.Media.Count, text.Bytes(d.Media.Bytes)))
+	out = append(out, fmt.Sprintf("%s, %s", plural(d.Media.Count, "media file"), text.Bytes(d.Media.Bytes)))
 	if d.RateLimit != nil {
 		out = append(out, fmt.Sprintf("rate-limit override: %d messages/s, burst %d", d.RateLimit.MessagesPerSecond, d.RateLimit.BurstCount))
 	}
 	if e := d.Disable; e != nil && e.Unfinished() {
-		out = append(out, fmt.Sprintf("a disable was left unfinished (%s, %d rooms left so far): synops users disable %s finishes it", e.Stage, len(e.Left), u.Name))
+		out = append(out, fmt.Sprintf("a disable was left unfinished (%s, %s left so far): synops users disable %s finishes it", e.Stage, plural(len(e.Left), "room"), u.Name))
 	}
 	return out
 }
@@ -382,7 +382,7 @@ func roomLine(rooms []Room) string {
 			names = append(names, r.RoomID)
 		}
 	}
-	return fmt.Sprintf("joined to %d rooms: %s", len(rooms), strings.Join(names, ", "))
+	return fmt.Sprintf("joined to %s: %s", plural(len(rooms), "room"), strings.Join(names, ", "))
 }
 
 func deviceLine(devs []synapse.Device, now time.Time) string {
@@ -395,7 +395,7 @@ func deviceLine(devs []synapse.Device, now time.Time) string {
 			newest = d
 		}
 	}
-	s := fmt.Sprintf("%d devices", len(devs))
+	s := plural(len(devs), "device")
 	if newest.LastSeenTS > 0 {
 		s += fmt.Sprintf(", last used %s from %s", ago(now, time.UnixMilli(newest.LastSeenTS)), newest.LastSeenIP)
 	}

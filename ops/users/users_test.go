@@ -91,7 +91,7 @@ func TestInspectImpact(t *testing.T) {
 		t.Errorf("detail: rooms %+v devices %d media %+v self %v admin %v", d.Rooms, len(d.Devices), d.Media, d.Self, d.User.Admin)
 	}
 	lines := strings.Join(d.Lines(time.Now()), "\n")
-	for _, want := range []string{"a user, active", "joined to 3 rooms", "2 devices", "1 media files, 2.0 KiB"} {
+	for _, want := range []string{"a user, active", "joined to 3 rooms", "2 devices", "1 media file, 2.0 KiB"} {
 		if !strings.Contains(lines, want) {
 			t.Errorf("impact lacks %q:\n%s", want, lines)
 		}
@@ -146,7 +146,7 @@ func TestResetPasswordGenerated(t *testing.T) {
 	f := newFixture(t)
 	a := newAccount(t, "pwgen")
 	p, _ := f.plan(t, users.Request{Action: users.ResetPassword, UserID: a.UserID})
-	if !strings.Contains(stepTitles(p), "one synops generates and shows once") || !strings.Contains(stepTitles(p), "log out its 1 devices") {
+	if !strings.Contains(stepTitles(p), "one synops generates and shows once") || !strings.Contains(stepTitles(p), "log out its 1 device") {
 		t.Errorf("steps:\n%s", stepTitles(p))
 	}
 	res, err := f.svc.Apply(ctx, p, approve(t, p), nil)
@@ -344,7 +344,7 @@ func TestRedactEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, _ := f.plan(t, users.Request{Action: users.RedactEvents, UserID: a.UserID, Rooms: rooms[:1], Reason: "spam"})
-	if !p.LosesData || !strings.Contains(stepTitles(p), "in 1 rooms") {
+	if !p.LosesData || !strings.Contains(stepTitles(p), "in 1 room,") {
 		t.Errorf("plan: loses data %v\n%s", p.LosesData, stepTitles(p))
 	}
 	var stages []string

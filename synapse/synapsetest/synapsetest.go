@@ -131,6 +131,11 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			return nil, err
 		}
 		opts.Dir, s.ownDir = d, true
+		// The directory belongs to this process, not to Synapse: a test
+		// that kills Synapse and restarts it must keep it.
+		if err := os.WriteFile(filepath.Join(d, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+			return nil, err
+		}
 	}
 	s.Dir = opts.Dir
 	if err := s.writeConfig(opts); err != nil {
@@ -486,19 +491,29 @@ func randHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
+// ownerFile names the process that created a Synapse directory.
+const ownerFile = "owner.pid"
+
 // removeStale deletes directories left by a test binary that was killed
-// before it could clean up: their Synapse is no longer running.
+// before it could clean up. A directory whose owner still runs is kept,
+// even while its Synapse is down (a test that kills and restarts it).
 func removeStale() {
+	alive := func(file string) bool {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return false
+		}
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		return pid > 0 && syscall.Kill(pid, 0) == nil
+	}
 	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "synops-synapse-*"))
 	for _, d := range dirs {
 		st, err := os.Stat(d)
 		if err != nil || time.Since(st.ModTime()) < time.Minute {
 			continue // being set up by a test running right now
 		}
-		if b, err := os.ReadFile(filepath.Join(d, "homeserver.pid")); err == nil {
-			if pid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pid > 0 && syscall.Kill(pid, 0) == nil {
-				continue
-			}
+		if alive(filepath.Join(d, ownerFile)) || alive(filepath.Join(d, "homeserver.pid")) {
+			continue
 		}
 		_ = os.RemoveAll(d)
 	}

@@ -68,31 +68,3 @@ func (c *Client) Login(ctx context.Context, user string, password Secret, device
 func (c *Client) Logout(ctx context.Context) error {
 	return c.do(ctx, request{method: http.MethodPost, path: "/_matrix/client/v3/logout", body: struct{}{}, auth: true}, nil)
 }
-
-// User is the subset of GET /_synapse/admin/v2/users/<id> that synops reads.
-type User struct {
-	Name        string `json:"name"`
-	DisplayName string `json:"displayname"`
-	Admin       bool   `json:"admin"`
-	Deactivated bool   `json:"deactivated"`
-	Locked      bool   `json:"locked"`
-	Suspended   bool   `json:"suspended"`
-	ShadowBan   bool   `json:"shadow_banned"`
-	IsGuest     bool   `json:"is_guest"`
-	UserType    string `json:"user_type"`
-	CreationTS  int64  `json:"creation_ts"` // seconds on this endpoint (the list endpoint uses ms)
-}
-
-// User fetches one account through the admin API. It needs an admin token:
-// a non-admin token fails with ErrForbidden, an unknown user with ErrNotFound.
-func (c *Client) User(ctx context.Context, userID string) (*User, error) {
-	if err := ValidateUserID(userID); err != nil {
-		return nil, err
-	}
-	var u User
-	err := c.do(ctx, request{method: http.MethodGet, path: "/_synapse/admin/v2/users/" + pathSegment(userID), auth: true, idempotent: true}, &u)
-	if err != nil {
-		return nil, err
-	}
-	return &u, nil
-}

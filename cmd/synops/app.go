@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"synops/ops/config"
+	"synops/ops/users"
 )
 
 // env is the process environment as a lookup, so tests never touch os.Environ.
@@ -51,6 +52,19 @@ func commands() []command {
 		{"rooms unblock", "lift a room block", change(func() roomChange { return roomsBlock(false) })},
 		{"rooms purge-history", "purge a room's events older than a date", change(roomsPurgeHistory)},
 		{"rooms purge", "retention: delete rooms older than a duration (dry run unless --apply)", runRoomsPurge},
+		{"users list", "list accounts (all pages); --admins, --deactivated, --locked", runUsersList},
+		{"users show", "an account's rooms, devices, sessions and media", runUsersShow},
+		{"users disable", "revoke access now: leave every room, lock, log out everywhere", userCmd(simpleUserChange(users.Disable, "disable"))},
+		{"users enable", "unlock a disabled account (its rooms are not rejoined)", userCmd(simpleUserChange(users.Enable, "enable"))},
+		{"users lock", "lock an account: no login, every token refused", userCmd(simpleUserChange(users.Lock, "lock"))},
+		{"users unlock", "unlock an account", userCmd(simpleUserChange(users.Unlock, "unlock"))},
+		{"users suspend", "suspend an account: no joining, inviting or sending", userCmd(simpleUserChange(users.Suspend, "suspend"))},
+		{"users unsuspend", "lift a suspension", userCmd(simpleUserChange(users.Unsuspend, "unsuspend"))},
+		{"users reset-password", "set a new password (generated and shown once, or typed)", userCmd(usersResetPassword)},
+		{"users admin", "grant or revoke server admin (--grant | --revoke)", userCmd(usersAdmin)},
+		{"users login-as", "an access token acting as the account, shown once", userCmd(usersLoginAs)},
+		{"users redact-events", "redact an account's messages", userCmd(usersRedactEvents)},
+		{"users deactivate", "deactivate an account; --erase also GDPR-erases it", userCmd(usersDeactivate)},
 	}
 }
 

@@ -32,6 +32,8 @@ type Options struct {
 	ServerName string
 	Dir        string // where Synapse keeps config, media and logs (default: temp)
 	Extra      map[string]any
+	// AppServices are registered with Synapse (see synapsetest.AppService).
+	AppServices []synapsetest.AppService
 	// Settle waits until Synapse has finished the background updates of its
 	// new database. Until then deleting a room can fail inside Synapse (a room
 	// still queued for sliding-sync recalculation; element-hq/synapse#19822).
@@ -63,7 +65,7 @@ func Start(ctx context.Context, o Options) (*Bed, error) {
 		return nil, err
 	}
 	b.Synapse, err = synapsetest.Start(ctx, synapsetest.Options{
-		ServerName: o.ServerName, Dir: o.Dir, Extra: o.Extra,
+		ServerName: o.ServerName, Dir: o.Dir, Extra: o.Extra, AppServices: o.AppServices,
 		DB: synapsetest.DB{Host: pg.Host(), Port: pg.Port(), User: pg.User(), Password: pg.Password(), Name: b.SynapseName},
 	})
 	if err != nil {

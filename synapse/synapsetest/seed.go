@@ -236,3 +236,76 @@ func (c *CountingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // Count is how many requests were sent.
 func (c *CountingTransport) Count() int64 { return c.n.Load() }
+
+// UploadMedia uploads data as the token's owner (client media API) and
+// returns its mxc:// URI.
+func (s *Server) UploadMedia(ctx context.Context, token synapse.Secret, name string, data []byte) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
+		s.BaseURL+"/_matrix/media/v3/upload?filename="+url.QueryEscape(name), bytes.NewReader(data))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+token.Reveal())
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return "", fmt.Errorf("upload %s: HTTP %d: %s", name, resp.StatusCode, bytes.TrimSpace(body))
+	}
+	var out struct {
+		ContentURI string `json:"content_uri"`
+	}
+	if err := json.Unmarshal(body, &out); err != nil {
+		return "", err
+	}
+	return out.ContentURI, nil
+}
+
+// Messages returns the events of eventType ("" for all) in a room's
+// timeline, oldest first, read with the admin messages API.
+func (s *Server) Messages(ctx context.Context, roomID, eventType string) ([]synapse.Event, error) {
+	var out []synapse.Event
+	from := ""
+	for {
+		q := url.Values{"dir": {"f"}, "limit": {"1000"}}
+		if from != "" {
+			q.Set("from", from)
+		}
+		var page struct {
+			Chunk []synapse.Event `json:"chunk"`
+			End   string          `json:"end"`
+		}
+		path := "/_synapse/admin/v1/rooms/" + url.PathEscape(roomID) + "/messages?" + q.Encode()
+		if err := s.call(ctx, s.AdminToken, http.MethodGet, path, nil, &page); err != nil {
+			return out, err
+		}
+		for _, e := range page.Chunk {
+			if eventType == "" || e.Type == eventType {
+				out = append(out, e)
+			}
+		}
+		if page.End == "" || page.End == from {
+			return out, nil
+		}
+		from = page.End
+	}
+}
+
+// RegisterAppServiceUser registers localpart (which must start with the
+// service's UserPrefix) as a user of the application service, the way a
+// bridge creates its puppets.
+func (s *Server) RegisterAppServiceUser(ctx context.Context, as AppService, localpart string) (string, error) {
+	var out struct {
+		UserID string `json:"user_id"`
+	}
+	err := s.call(ctx, as.ASToken, http.MethodPost, "/_matrix/client/v3/register",
+		map[string]any{"type": "m.login.application_service", "username": localpart, "inhibit_login": true}, &out)
+	if err != nil {
+		return "", fmt.Errorf("register %s for %s: %w", localpart, as.ID, err)
+	}
+	return out.UserID, nil
+}

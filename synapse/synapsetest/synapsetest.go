@@ -45,6 +45,8 @@ type Options struct {
 	Dir        string // config, keys, media and logs; default a new temp dir removed by Close
 	// Extra is merged over the generated homeserver.yaml (top-level keys).
 	Extra map[string]any
+	// AppServices are registered with the server (app_service_config_files).
+	AppServices []AppService
 	// NoAdmin skips registering the admin account (used to build a schema template).
 	NoAdmin bool
 	// StartTimeout bounds the wait for /health (default 3 minutes: a first
@@ -240,10 +242,42 @@ func (s *Server) writeConfig(o Options) error {
 		"rc_delayed_event_mgmt": relaxed,
 		"rc_federation":         map[string]any{"reject_limit": 99999, "concurrent": 100},
 	}
+	var asFiles []string
+	for _, as := range o.AppServices {
+		path := filepath.Join(o.Dir, "appservice-"+as.ID+".yaml")
+		if err := writeYAML(path, as.registration()); err != nil {
+			return err
+		}
+		asFiles = append(asFiles, path)
+	}
+	if len(asFiles) > 0 {
+		cfg["app_service_config_files"] = asFiles
+	}
 	for k, v := range o.Extra {
 		cfg[k] = v
 	}
 	return writeYAML(s.ConfigPath, cfg)
+}
+
+// AppService is an application service (a bridge, a bot) to register with
+// the test server. It has no URL: Synapse pushes it nothing.
+type AppService struct {
+	ID              string
+	ASToken         synapse.Secret // what the service sends to Synapse
+	SenderLocalpart string
+	UserPrefix      string // it owns the users whose localpart starts with this
+}
+
+func (as AppService) registration() map[string]any {
+	return map[string]any{
+		"id": as.ID, "url": nil, "as_token": as.ASToken.Reveal(), "hs_token": randHex(16),
+		"sender_localpart": as.SenderLocalpart, "rate_limited": false,
+		"namespaces": map[string]any{
+			"users":   []any{map[string]any{"exclusive": true, "regex": "@" + as.UserPrefix + ".*"}},
+			"rooms":   []any{},
+			"aliases": []any{},
+		},
+	}
 }
 
 func writeYAML(path string, v any) error {

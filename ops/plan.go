@@ -101,6 +101,11 @@ type Approval struct {
 	WithoutBackup bool
 }
 
+// ErrNothingToDo is what a planner returns when the target is already as
+// asked (or no room matches): not a failure, and nothing to approve. The
+// wrapping error says why.
+var ErrNothingToDo = errors.New("nothing to do")
+
 // ErrNotApproved is returned when the typed text does not name the target.
 var ErrNotApproved = errors.New("not approved")
 

@@ -43,11 +43,12 @@ type Change struct {
 	// NoTarget: the change needs no selected row (finish every interrupted
 	// deletion); the plan names its own target.
 	NoTarget bool
-	// Plan runs in a tea.Cmd: it may read, never change. It returns
-	// Nothing when there is nothing to do.
+	// Plan runs in a tea.Cmd: it may read, never change. An error wrapping
+	// ops.ErrNothingToDo is shown as a note, not a failure.
 	Plan func(ctx context.Context, target, answer string) (*ops.Plan, error)
-	// Apply runs as a job; its string is the summary shown when it ends.
-	Apply func(ctx context.Context, p *ops.Plan, a ops.Approval, progress func(ops.Progress)) (string, error)
+	// Apply runs as a job; its result's summary is shown when it ends, and
+	// the whole result reaches the pane in JobDoneMsg.
+	Apply func(ctx context.Context, p *ops.Plan, a ops.Approval, progress func(ops.Progress)) (JobResult, error)
 	// JobLabel names the job; by default the title and the plan's target.
 	JobLabel func(p *ops.Plan) string
 }
@@ -59,12 +60,6 @@ type Ask struct {
 	// the question stays open.
 	Check func(answer string) error
 }
-
-// Nothing is what a planner returns when there is nothing to change; its
-// text says so and is shown as a note, not an error.
-type Nothing string
-
-func (n Nothing) Error() string { return string(n) }
 
 // Approvals is where the runner gets the backup state of a plan;
 // *ops.Guard is one.
@@ -208,12 +203,6 @@ type (
 		req           ops.Request
 		err           error
 	}
-	// ChangeDoneMsg is broadcast when a change's job ends, so the pane that
-	// started it can reload.
-	ChangeDoneMsg struct {
-		Owner, Action, Target string
-		Err                   error
-	}
 )
 
 // planCmd plans ch in the background and asks the gate for the backup state.
@@ -263,10 +252,10 @@ func (r *runner) update(msg tea.Msg) (cmd tea.Cmd, ok bool) {
 }
 
 func (r *runner) planned(msg planReadyMsg) tea.Cmd {
-	var none Nothing
 	switch {
-	case errors.As(msg.err, &none):
-		return tea.Batch(Toast(string(none), false), changeDone(msg.owner, msg.action, "", none))
+	case errors.Is(msg.err, ops.ErrNothingToDo):
+		done := JobDoneMsg{Owner: msg.owner, Action: msg.action, Err: msg.err}
+		return tea.Batch(Toast(msg.err.Error(), false), func() tea.Msg { return done })
 	case msg.err != nil:
 		return Toast(msg.action+": "+msg.err.Error(), true)
 	}
@@ -313,14 +302,9 @@ func (r *runner) confirmed(msg ConfirmResultMsg) tea.Cmd {
 	return r.c.Jobs.Run(JobSpec{
 		Title: label, Owner: owner, Action: action, Target: target,
 		Fn: func(ctx context.Context, progress func(ops.Progress)) (JobResult, error) {
-			summary, err := ch.Apply(ctx, p, ap, progress)
-			return JobResult{Summary: summary}, err
+			return ch.Apply(ctx, p, ap, progress)
 		},
 	})
-}
-
-func changeDone(owner, action, target string, err error) tea.Cmd {
-	return func() tea.Msg { return ChangeDoneMsg{Owner: owner, Action: action, Target: target, Err: err} }
 }
 
 // askBox is the one-line question of a change, drawn by the root like the

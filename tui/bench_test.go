@@ -70,7 +70,7 @@ func BenchmarkRoomsMemory100k(b *testing.B) {
 	}
 	before := rssMB(b)
 	m, rp := roomsRoot(b, false, 10, 160, 48)
-	rp.gen = 2
+	rp.list.gen = 2
 	m.Update(roomsLoadedMsg{gen: 2, rooms: rs, at: fixedNow})
 	rs = nil
 	for b.Loop() {

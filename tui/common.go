@@ -92,6 +92,7 @@ type Pane interface {
 const (
 	ownerHealth = "Health"
 	ownerRooms  = "Rooms"
+	ownerUsers  = "Users"
 )
 
 // ToastMsg shows a message on the toast line for a few seconds.

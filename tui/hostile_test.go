@@ -74,7 +74,7 @@ func hostileRooms() []synapse.Room {
 func TestHostileTextEverywhere(t *testing.T) {
 	m, rp := roomsRoot(t, false, 10, 120, 40)
 	s := send(m)
-	rp.gen = 2
+	rp.list.gen = 2
 	s(roomsLoadedMsg{gen: 2, rooms: hostileRooms(), at: fixedNow})
 	check := func(where string) {
 		t.Helper()
@@ -93,8 +93,8 @@ func TestHostileTextEverywhere(t *testing.T) {
 	id := rp.target()
 	d := &synapse.RoomDetails{Room: synapse.Room{RoomID: id, Name: hostile, JoinRules: "public" + hostile,
 		HistoryVisibility: "shared" + hostile}, Topic: hostile}
-	s(roomDetailMsg{roomID: id, impact: &rooms.Impact{Room: d, SizeBytes: -1, LocalMembers: []string{"@x:hs (" + hostile + ")"},
-		Retention: []byte(`{"max_lifetime":"` + hostile + `"}`), ServerPolicy: hostile, StateTypes: map[string]int{hostile: 1}}})
+	s(roomDetail(id, &rooms.Impact{Room: d, SizeBytes: -1, LocalMembers: []string{"@x:hs (" + hostile + ")"},
+		Retention: []byte(`{"max_lifetime":"` + hostile + `"}`), ServerPolicy: hostile, StateTypes: map[string]int{hostile: 1}}))
 	check("room detail")
 
 	// The confirm dialog of a plan whose impact quotes the server.
@@ -231,7 +231,7 @@ func TestRoomsSortByAgeAndSize(t *testing.T) {
 		ages[id] = fixedNow.Add(-time.Duration([]int{5, 1, 9, 3, 7, 2}[i]) * 24 * time.Hour)
 		sizes[id] = []int64{300, 100, 600, 200, 500, 400}[i] << 20
 	}
-	s(roomExtrasMsg{gen: rp.gen, ages: ages, sizes: sizes})
+	s(roomExtrasMsg{gen: rp.list.gen, ages: ages, sizes: sizes})
 	order := func() string {
 		var ids []string
 		for i := 0; i < rp.table.Shown(); i++ {

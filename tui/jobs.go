@@ -45,6 +45,9 @@ type JobResult struct {
 	Value   any
 }
 
+// Done is a result that is only its summary.
+func Done(summary string, err error) (JobResult, error) { return JobResult{Summary: summary}, err }
+
 // JobSpec is one piece of background work.
 type JobSpec struct {
 	Title                 string

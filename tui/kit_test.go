@@ -301,7 +301,7 @@ func TestDetailScrollsWithinBounds(t *testing.T) {
 	for i := 0; i < 60; i++ {
 		im.LocalMembers = append(im.LocalMembers, fmt.Sprintf("@member%02d:sandbox.local", i))
 	}
-	s(roomDetailMsg{roomID: rp.target(), impact: im})
+	s(roomDetail(rp.target(), im))
 	for i := 0; i < 500; i++ {
 		s(press("j"))
 	}

@@ -60,13 +60,8 @@ type RoomsPane struct {
 
 	ages  map[string]time.Time
 	sizes map[string]int64
-	gen   int
-
-	loading     bool
-	loadErr     string
-	loadedAt    time.Time
-	interrupted int
-	w, h        int
+	list  listState
+	w, h  int
 }
 
 // NewRoomsPane builds the pane over src.
@@ -123,8 +118,8 @@ func (p *RoomsPane) roomActions(src RoomsSource) []Action {
 		}
 		return &Change{Title: title,
 			Plan: func(ctx context.Context, id, _ string) (*ops.Plan, error) { return src.PlanBlock(ctx, id, b) },
-			Apply: func(ctx context.Context, pl *ops.Plan, a ops.Approval, _ func(ops.Progress)) (string, error) {
-				return verb + "ed", src.ApplyBlock(ctx, pl, a)
+			Apply: func(ctx context.Context, pl *ops.Plan, a ops.Approval, _ func(ops.Progress)) (JobResult, error) {
+				return Done(verb+"ed", src.ApplyBlock(ctx, pl, a))
 			}}
 	}
 	now := p.c.Now
@@ -137,12 +132,12 @@ func (p *RoomsPane) roomActions(src RoomsSource) []Action {
 					pl, _, err := src.PlanDelete(ctx, rooms.DeleteRequest{RoomID: id})
 					return pl, err
 				},
-				Apply: func(ctx context.Context, pl *ops.Plan, a ops.Approval, progress func(ops.Progress)) (string, error) {
+				Apply: func(ctx context.Context, pl *ops.Plan, a ops.Approval, progress func(ops.Progress)) (JobResult, error) {
 					res, err := src.ApplyDelete(ctx, pl, a, progress)
 					if err != nil {
-						return "", err
+						return Done("", err)
 					}
-					return fmt.Sprintf("deleted; %d app references cleared", res.RefsCleared), nil
+					return Done(fmt.Sprintf("deleted; %d app references cleared", res.RefsCleared), nil)
 				}}},
 		{Name: "block", Key: mut("b", "block"), Palette: "rooms: block the selected room", Footer: true, Mutates: true, InSubView: true, Change: block(true)},
 		{Name: "unblock", Key: mut("u", "unblock"), Palette: "rooms: unblock the selected room", Mutates: true, InSubView: true, Change: block(false)},
@@ -159,25 +154,25 @@ func (p *RoomsPane) roomActions(src RoomsSource) []Action {
 					}
 					return src.PlanPurgeHistory(ctx, rooms.PurgeHistoryRequest{RoomID: id, Before: t, DeleteLocalEvents: true})
 				},
-				Apply: func(ctx context.Context, pl *ops.Plan, a ops.Approval, progress func(ops.Progress)) (string, error) {
-					return "history purged", src.ApplyPurgeHistory(ctx, pl, a, progress)
+				Apply: func(ctx context.Context, pl *ops.Plan, a ops.Approval, progress func(ops.Progress)) (JobResult, error) {
+					return Done("history purged", src.ApplyPurgeHistory(ctx, pl, a, progress))
 				}}},
 		{Name: "finish", Key: mut("F", "finish interrupted deletions"), Palette: "rooms: finish interrupted deletions", Mutates: true,
 			Change: &Change{Title: "Finish interrupted deletions", NoTarget: true,
 				Plan: func(ctx context.Context, _, _ string) (*ops.Plan, error) {
 					pl, picked, err := src.PlanPurge(ctx, rooms.Criteria{Unfinished: true})
 					if err == nil && len(picked) == 0 {
-						return nil, Nothing("no interrupted deletions: nothing to finish")
+						return nil, fmt.Errorf("%w: no interrupted deletions to finish", ops.ErrNothingToDo)
 					}
 					return pl, err
 				},
-				Apply: func(ctx context.Context, pl *ops.Plan, a ops.Approval, progress func(ops.Progress)) (string, error) {
+				Apply: func(ctx context.Context, pl *ops.Plan, a ops.Approval, progress func(ops.Progress)) (JobResult, error) {
 					rep, err := src.ApplyPurge(ctx, pl, a, progress)
 					if rep == nil {
-						return "", err
+						return Done("", err)
 					}
-					return fmt.Sprintf("finished %d, pending %d, skipped %d, failed %d",
-						rep.Count("deleted"), rep.Count("pending"), rep.Count("skipped"), rep.Count("failed")), err
+					return Done(fmt.Sprintf("finished %d, pending %d, skipped %d, failed %d",
+						rep.Count("deleted"), rep.Count("pending"), rep.Count("skipped"), rep.Count("failed")), err)
 				},
 				// The target is the server; progress counts the rooms.
 				JobLabel: func(*ops.Plan) string { return "Finish interrupted deletions" }}},
@@ -189,9 +184,8 @@ func (p *RoomsPane) Title() string { return ownerRooms }
 func (p *RoomsPane) Init() tea.Cmd { return p.load() }
 
 func (p *RoomsPane) load() tea.Cmd {
-	p.gen++
-	p.loading = true
-	ctx, src, gen, now := p.c.Ctx, p.src, p.gen, p.c.Now
+	gen := p.list.begin()
+	ctx, src, now := p.c.Ctx, p.src, p.c.Now
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 		defer cancel()
@@ -202,7 +196,7 @@ func (p *RoomsPane) load() tea.Cmd {
 
 // extras reads creation times (when cheap) and the known sizes.
 func (p *RoomsPane) extras(rs []synapse.Room) tea.Cmd {
-	ctx, src, gen := p.c.Ctx, p.src, p.gen
+	ctx, src, gen := p.c.Ctx, p.src, p.list.gen
 	ids := make([]string, len(rs))
 	for i, r := range rs {
 		ids[i] = r.RoomID
@@ -221,19 +215,13 @@ func (p *RoomsPane) extras(rs []synapse.Room) tea.Cmd {
 func (p *RoomsPane) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case roomsLoadedMsg:
-		if msg.gen != p.gen {
+		if !p.list.done(msg.gen, msg.interrupted, msg.err, msg.at) {
 			return nil
 		}
-		p.loading, p.interrupted = false, msg.interrupted
-		if msg.err != nil {
-			p.loadErr = msg.err.Error()
-			return nil
-		}
-		p.loadErr, p.loadedAt = "", msg.at
 		p.table.SetRows(msg.rooms)
 		return p.extras(msg.rooms)
 	case roomExtrasMsg:
-		if msg.gen != p.gen {
+		if msg.gen != p.list.gen {
 			return nil
 		}
 		if msg.ages != nil {
@@ -257,8 +245,8 @@ func (p *RoomsPane) changed(msg JobDoneMsg) tea.Cmd {
 	if msg.Owner != ownerRooms {
 		return nil
 	}
-	if errors.As(msg.Err, new(Nothing)) {
-		p.interrupted = 0 // another run finished them since the last listing
+	if errors.Is(msg.Err, ops.ErrNothingToDo) {
+		p.list.interrupted = 0 // another run finished them since the last listing
 		return nil
 	}
 	if msg.Err == nil {
@@ -282,8 +270,8 @@ func (p *RoomsPane) key(km tea.KeyPressMsg) tea.Cmd {
 
 // target is the room the actions act on: the detail's, or the selected row's.
 func (p *RoomsPane) target() string {
-	if d, ok := p.sub.cur.(*roomDetail); ok {
-		return d.roomID
+	if d, ok := p.sub.cur.(*detailView); ok {
+		return d.key
 	}
 	if r := p.table.Selected(); r != nil {
 		return r.RoomID
@@ -302,15 +290,45 @@ func (p *RoomsPane) open(id string) tea.Cmd {
 	if id == "" {
 		return nil
 	}
-	d := &roomDetail{c: p.c, roomID: id, scroll: newScrollText(p.c.Keys)}
-	d.scroll.setLines(d.body())
-	ctx, src := p.c.Ctx, p.src
-	return tea.Batch(p.sub.Open(d), func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
+	src := p.src
+	d, load := openDetail(p.c, id, "Room", func(ctx context.Context) (Lines, error) {
 		im, err := src.Inspect(ctx, id)
-		return roomDetailMsg{roomID: id, impact: im, err: err}
+		if im == nil {
+			return nil, err
+		}
+		return func(s *Styles, now time.Time) []string { return roomLines(s, im, now) }, err
 	})
+	return tea.Batch(p.sub.Open(d), load)
+}
+
+// roomLines is a room's detail: what its plans would show (members,
+// references, size) and its state, every server string cleaned.
+func roomLines(s *Styles, im *rooms.Impact, now time.Time) []string {
+	var out []string
+	for _, l := range im.Lines(now) {
+		out = append(out, text.Clean(l))
+	}
+	r := im.Room
+	out = append(out,
+		"topic: "+text.Clean(r.Topic),
+		text.Clean(fmt.Sprintf("version %s · join rule %s · history %s · encryption %s · federatable %v · public %v · blocked %v",
+			r.Version, r.JoinRules, r.HistoryVisibility, orDash(r.Encryption), r.Federatable, r.Public, im.Blocked)))
+	if len(im.Retention) > 0 {
+		out = append(out, "room retention (m.room.retention): "+text.Clean(string(im.Retention)))
+	} else {
+		out = append(out, s.Muted.Render("room retention: none set in the room"))
+	}
+	if im.ServerPolicy != "" {
+		out = append(out, s.Muted.Render("server retention: "+text.Clean(im.ServerPolicy)))
+	}
+	if len(im.StateTypes) > 0 {
+		out = append(out, "state: "+text.Clean(im.StateSummary()))
+	}
+	out = append(out, "", s.Group.Render(fmt.Sprintf("Members (%d)", len(im.LocalMembers)+len(im.RemoteMembers))))
+	for _, m := range append(append([]string{}, im.LocalMembers...), im.RemoteMembers...) {
+		out = append(out, "  "+text.Clean(m))
+	}
+	return out
 }
 
 // Layout: a header, the column titles, the rows.
@@ -345,34 +363,9 @@ func (p *RoomsPane) View() string {
 	if p.sub.Showing() {
 		return p.sub.cur.View(p.w, p.h)
 	}
-	s := p.c.Styles
-	var header string
-	switch {
-	case p.table.FilterShown():
-		header = p.table.FilterLine("rooms")
-	case p.loadErr != "":
-		header = s.Crit.Render("cannot list rooms: " + text.Clean(p.loadErr))
-	default:
-		header = s.Title.Render("Rooms") + s.Muted.Render(fmt.Sprintf("  %d rooms", p.table.Len()))
-		// Interrupted deletions come first: on a narrow screen the end of
-		// the line is cut.
-		if p.interrupted > 0 {
-			note := fmt.Sprintf(" · interrupted deletions: %d", p.interrupted)
-			if a := p.actions.Find("finish"); a != nil {
-				note += " (" + a.Key.Help().Key + " finishes them)"
-			}
-			header += s.Warn.Render(note)
-		}
-		header += s.Muted.Render(" · sorted by " + p.table.SortLabel())
-		if p.loading {
-			header += s.Muted.Render(" · loading…")
-		} else if !p.loadedAt.IsZero() {
-			header += s.Muted.Render(" · listed " + p.loadedAt.Format("15:04:05"))
-		}
+	note := fmt.Sprintf("interrupted deletions: %d", p.list.interrupted)
+	if a := p.actions.Find("finish"); a != nil {
+		note += " (" + a.Key.Help().Key + " finishes them)"
 	}
-	lines := append([]string{header}, p.table.View()...)
-	if p.table.Len() == 0 && !p.loading && p.loadErr == "" {
-		lines = append(lines, s.Muted.Render("  no rooms on this server"))
-	}
-	return strings.Join(lines, "\n")
+	return listView(p.c, &p.list, p.table, "Rooms", "rooms", note, "no rooms on this server")
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"synops/ops"
+	"synops/ops/rooms"
 	"synops/synapse"
 )
 
@@ -32,7 +33,7 @@ func roomsRoot(t testing.TB, readOnly bool, n, w, h int) (*Model, *RoomsPane) {
 	m := New(c, NewHealthPane(c, HealthDeps{Source: noSource{}}, 2*time.Second), rp)
 	m.Update(tea.WindowSizeMsg{Width: w, Height: h})
 	m.Update(press("2"))
-	rp.gen = 1
+	rp.list.gen = 1
 	m.Update(roomsLoadedMsg{gen: 1, rooms: syntheticRooms(n), at: fixedNow})
 	m.Update(roomExtrasMsg{gen: 1, ages: map[string]time.Time{"!room000001:sandbox.local": fixedNow.Add(-40 * 24 * time.Hour)},
 		sizes: map[string]int64{"!room000002:sandbox.local": 3 << 20}})
@@ -200,7 +201,7 @@ func TestRoomsInterruptedDeletions(t *testing.T) {
 	for _, ro := range []bool{false, true} {
 		m, rp := roomsRoot(t, ro, 10, 140, 30)
 		s := send(m)
-		rp.gen = 2
+		rp.list.gen = 2
 		s(roomsLoadedMsg{gen: 2, rooms: syntheticRooms(10), interrupted: 2, at: fixedNow})
 		got := screen(m)
 		if !strings.Contains(got, "interrupted deletions: 2") {
@@ -215,14 +216,14 @@ func TestRoomsInterruptedDeletions(t *testing.T) {
 	}
 	m, _ := roomsRoot(t, false, 10, 140, 30)
 	s := send(m)
-	none := Nothing("no interrupted deletions: nothing to finish")
+	none := fmt.Errorf("%w: no interrupted deletions to finish", ops.ErrNothingToDo)
 	for _, msg := range runCmd(s(planReadyMsg{owner: ownerRooms, action: "finish", err: none})) {
 		s(msg)
 	}
 	if m.confirm != nil {
 		t.Error("an empty finish plan opened the confirm dialog")
 	}
-	if !strings.Contains(screen(m), "no interrupted deletions") {
+	if !strings.Contains(screen(m), "nothing to do: no interrupted deletions") {
 		t.Errorf("no toast for the empty plan:\n%s", screen(m))
 	}
 }
@@ -230,7 +231,7 @@ func TestRoomsInterruptedDeletions(t *testing.T) {
 func TestRoomsInterruptedHeaderFits80(t *testing.T) {
 	m, rp := roomsRoot(t, false, 10, 80, 24)
 	s := send(m)
-	rp.gen = 2
+	rp.list.gen = 2
 	s(roomsLoadedMsg{gen: 2, rooms: syntheticRooms(10), interrupted: 12, at: fixedNow})
 	got := screen(m)
 	for i, l := range strings.Split(got, "\n") {
@@ -241,4 +242,9 @@ func TestRoomsInterruptedHeaderFits80(t *testing.T) {
 	if !strings.Contains(got, "interrupted deletions: 12 (F finishes them)") {
 		t.Errorf("the interrupted deletions do not show at 80 columns:\n%s", got)
 	}
+}
+
+// roomDetail is what the detail's load would answer for id.
+func roomDetail(id string, im *rooms.Impact) detailMsg {
+	return detailMsg{key: id, lines: func(s *Styles, now time.Time) []string { return roomLines(s, im, now) }}
 }

@@ -27,7 +27,8 @@ type Model struct {
 	palette  *Palette
 	confirm  *Confirm
 	runner   *runner
-	jobs     *JobsView // the job history, when open
+	jobs     *JobsView  // the job history, when open
+	reveal   *revealBox // a secret shown once
 
 	toast   ToastMsg
 	toastID int
@@ -90,6 +91,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			k = "up"
 		}
 		return m.panes[m.active].Update(keyPress(k))
+	case RevealMsg:
+		m.reveal = &revealBox{msg: msg}
+		return nil
 	case OpenConfirmMsg:
 		m.confirm = NewConfirm(m.c, msg.Request)
 		m.confirm.SetSize(m.width, m.bodyHeight())
@@ -124,6 +128,11 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	switch {
 	case msg.String() == "ctrl+c":
 		return m.quit()
+	case m.reveal != nil:
+		if key.Matches(msg, k.Back) || msg.String() == "enter" {
+			m.reveal = nil
+		}
+		return nil
 	case m.confirm != nil:
 		cmd, closed := m.confirm.Update(msg)
 		if closed {
@@ -284,6 +293,8 @@ func (m *Model) frame() string {
 	body := m.panes[m.active].View()
 	bh := m.bodyHeight()
 	switch {
+	case m.reveal != nil:
+		body = lipgloss.Place(m.width, bh, lipgloss.Center, lipgloss.Center, m.reveal.view(m.c.Styles, m.width))
 	case m.confirm != nil:
 		body = lipgloss.Place(m.width, bh, lipgloss.Center, lipgloss.Center, m.confirm.View())
 	case m.runner.ask != nil:

@@ -136,10 +136,10 @@ func newTestPane(c *Common) *testPane {
 		Action{Name: "delete", Key: key.NewBinding(key.WithKeys("D"), key.WithHelp("D", "delete thing")), Palette: "things: delete", Footer: true, Mutates: true,
 			Change: &Change{Title: "Delete thing",
 				Plan: func(context.Context, string, string) (*ops.Plan, error) { return p.plan(), nil },
-				Apply: func(_ context.Context, _ *ops.Plan, a ops.Approval, progress func(ops.Progress)) (string, error) {
+				Apply: func(_ context.Context, _ *ops.Plan, a ops.Approval, progress func(ops.Progress)) (JobResult, error) {
 					p.applied = append(p.applied, a)
 					progress(ops.Progress{Item: "!thing:sandbox.local", Stage: "deleting", Done: 1, Total: 2})
-					return "thing deleted", p.fail
+					return Done("thing deleted", p.fail)
 				}}},
 	)
 	return p

@@ -14,12 +14,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"synops/ops"
-	"synops/ops/audit"
-	"synops/ops/backup"
-	"synops/ops/config"
 	"synops/ops/pg"
 	"synops/ops/rooms"
-	"synops/synapse"
 )
 
 // changeFlags are the approval flags every changing command takes.
@@ -105,43 +101,20 @@ type roomsEnv struct {
 	close func()
 }
 
-// roomService builds the room operations for the resolved configuration.
-// With lazy, the database pools connect when first used (the console's
-// first frame must not wait for them).
-func (a *app) roomService(ctx context.Context, r *config.Resolved, lazy bool) (*roomsEnv, error) {
+// roomService builds the room operations on b. With lazy, the database
+// pools connect when first used (the console's first frame must not wait
+// for them).
+func (a *app) roomService(ctx context.Context, b *opsBase, lazy bool) (*roomsEnv, error) {
+	r, g := b.r, b.guard
 	open := pg.Open
 	if lazy {
 		open = pg.Lazy
 	}
-	token, err := r.LoadToken(ctx)
+	journal, err := rooms.OpenJournal(filepath.Join(b.state, "rooms-journal.json"))
 	if err != nil {
 		return nil, err
 	}
-	client, err := synapse.New(r.HomeserverURL, token)
-	if err != nil {
-		return nil, err
-	}
-	auditPath, err := audit.DefaultPath(a.getenv)
-	if err != nil {
-		return nil, err
-	}
-	log, err := audit.Open(auditPath, nil)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := audit.StateDir(a.getenv)
-	if err != nil {
-		return nil, err
-	}
-	journal, err := rooms.OpenJournal(filepath.Join(dir, "rooms-journal.json"))
-	if err != nil {
-		return nil, err
-	}
-	g := &ops.Guard{ReadOnly: r.ReadOnly, Audit: log, Profile: r.Profile, FreshWithin: r.Backup.FreshWithin}
-	if r.Backup.Dir != "" {
-		g.Backups = backup.Catalog{Dir: r.Backup.Dir}
-	}
-	svc := &rooms.Service{Synapse: client, Guard: g, Journal: journal, Server: r.ServerName, Environment: string(r.Environment)}
+	svc := &rooms.Service{Synapse: b.client, Guard: g, Journal: journal, Server: r.ServerName, Environment: string(r.Environment)}
 	var pools []*pgxpool.Pool
 	if r.SynapseDB.Set() {
 		if p, err := open(ctx, "Synapse database", r.SynapseDB.Raw, nil); err == nil {
@@ -166,9 +139,6 @@ func (a *app) roomService(ctx context.Context, r *config.Resolved, lazy bool) (*
 	}
 	if r.Homeserver != nil {
 		svc.ServerRetention = r.Homeserver.Retention
-	}
-	if svc.Server == "" {
-		return nil, fmt.Errorf("the server name is unknown: point -c at homeserver.yaml or set server_name in the profile")
 	}
 	return &roomsEnv{svc: svc, guard: g, close: func() {
 		for _, p := range pools {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"time"
 
@@ -100,20 +101,9 @@ func runConsole(ctx context.Context, a *app) error {
 		logger.Info("log view disabled", "reason", err)
 	}
 	panes := []tui.Pane{tui.NewHealthPane(c, deps, *interval)}
-	if re, err := a.roomService(ctx, r, true); err == nil {
-		defer re.close()
-		c.Approvals = re.guard
-		panes = append(panes, tui.NewRoomsPane(c, re.svc))
-		if n := len(re.svc.Interrupted()); n > 0 {
-			c.Notice = fmt.Sprintf("interrupted room deletions: %d; F in Rooms (or synops rooms purge --unfinished --apply) finishes them", n)
-			if c.ReadOnly {
-				c.Notice = fmt.Sprintf("interrupted room deletions: %d; synops rooms purge --unfinished --apply finishes them (not in read-only mode)", n)
-			}
-		}
-	} else {
-		logger.Warn("rooms pane disabled", "reason", err)
-		c.Notice = "no Rooms pane: " + err.Error()
-	}
+	more, closePanes := a.changePanes(ctx, c, r, logger)
+	defer closePanes()
+	panes = append(panes, more...)
 	m := tui.New(c, panes...)
 	// 20 frames a second at most: a key is drawn within 50 ms, and an idle
 	// console wakes 20 times a second instead of the default 60.
@@ -149,6 +139,55 @@ func (s *followerSet) closeAll() {
 	for _, f := range s.list {
 		_ = f.Close()
 	}
+}
+
+// changePanes builds the panes that change the server, on one client and one
+// guard (which also approves for the confirm dialog). A pane that cannot be
+// built is left out, and the start-up notice says why; so are operations
+// earlier runs left unfinished.
+func (a *app) changePanes(ctx context.Context, c *tui.Common, r *config.Resolved, logger *slog.Logger) ([]tui.Pane, func()) {
+	var notices []string
+	var panes []tui.Pane
+	var closers []func()
+	closeAll := func() {
+		for _, f := range closers {
+			f()
+		}
+	}
+	defer func() { c.Notice = strings.Join(notices, "; ") }()
+	b, err := a.opsBase(ctx, r)
+	if err != nil {
+		logger.Warn("no Rooms or Users pane", "reason", err)
+		notices = append(notices, "no Rooms or Users pane: "+err.Error())
+		return nil, closeAll
+	}
+	c.Approvals = b.guard
+	unfinished := func(n int, what, finish, cli string) {
+		switch {
+		case n == 0:
+		case c.ReadOnly:
+			notices = append(notices, fmt.Sprintf("%s: %d; %s finishes them (not in read-only mode)", what, n, cli))
+		default:
+			notices = append(notices, fmt.Sprintf("%s: %d; %s (or %s) finishes them", what, n, finish, cli))
+		}
+	}
+	if re, err := a.roomService(ctx, b, true); err == nil {
+		closers = append(closers, re.close)
+		panes = append(panes, tui.NewRoomsPane(c, re.svc))
+		unfinished(len(re.svc.Interrupted()), "interrupted room deletions", "F in Rooms", "synops rooms purge --unfinished --apply")
+	} else {
+		logger.Warn("rooms pane disabled", "reason", err)
+		notices = append(notices, "no Rooms pane: "+err.Error())
+	}
+	if ue, err := a.userService(b); err == nil {
+		closers = append(closers, ue.close)
+		panes = append(panes, tui.NewUsersPane(c, ue.svc))
+		unfinished(len(ue.svc.Interrupted()), "unfinished account disables", "d on the account in Users", "synops users disable USER_ID")
+	} else {
+		logger.Warn("users pane disabled", "reason", err)
+		notices = append(notices, "no Users pane: "+err.Error())
+	}
+	return panes, closeAll
 }
 
 // diagnoser binds the diagnosis checks to this configuration for the TUI.

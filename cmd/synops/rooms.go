@@ -134,84 +134,40 @@ func runRoomsShow(ctx context.Context, a *app, args []string) error {
 	return nil
 }
 
-// roomChange is a command that plans one change to one room, asks for
-// approval and applies it: delete, block, unblock, purge-history.
-type roomChange struct {
-	name  string // "rooms delete"
-	usage string
-	flags func(fs *pflag.FlagSet) func() error // adds flags; the returned func checks them after parsing
-	plan  func(ctx context.Context, re *roomsEnv, id string) (*ops.Plan, error)
-	apply func(ctx context.Context, a *app, re *roomsEnv, p *ops.Plan, ap ops.Approval) (string, error)
-}
+// roomChange is a change to one room: delete, block, unblock, purge-history.
+type roomChange = change[*roomsEnv]
 
-// change makes a command of a roomChange built fresh for each run.
-func change(build func() roomChange) func(context.Context, *app, []string) error {
-	return func(ctx context.Context, a *app, args []string) error { return build().run(ctx, a, args) }
-}
-
-func (rc roomChange) run(ctx context.Context, a *app, args []string) error {
-	fs := a.flagSet(rc.name)
-	check := func() error { return nil }
-	if rc.flags != nil {
-		if c := rc.flags(fs); c != nil {
-			check = c
-		}
-	}
-	var cf changeFlags
-	a.addChangeFlags(fs, &cf)
-	if err := a.parse(fs, args, rc.usage); err != nil {
-		return err
-	}
-	id, err := oneRoomArg(fs.Args(), rc.usage)
-	if err != nil {
-		return err
-	}
-	if err := check(); err != nil {
-		return usageError("%v (usage: synops %s)", err, rc.usage)
-	}
-	re, err := a.rooms(ctx)
-	if err != nil {
-		return err
-	}
-	defer re.close()
-	p, err := rc.plan(ctx, re, id)
-	if err != nil {
-		return err
-	}
-	ap, err := a.approve(ctx, re.guard, p, cf)
-	if err != nil {
-		return err
-	}
-	done, err := rc.apply(ctx, a, re, p, ap)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(a.stdout, done)
-	return nil
+func roomChangeOf(name, usage string) roomChange {
+	return roomChange{name: name, usage: usage, target: oneRoomArg,
+		env: func(ctx context.Context, a *app) (*roomsEnv, *ops.Guard, func(), error) {
+			re, err := a.rooms(ctx)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			return re, re.guard, re.close, nil
+		}}
 }
 
 func roomsDelete() roomChange {
 	var block, force bool
-	return roomChange{
-		name:  "rooms delete",
-		usage: "rooms delete ROOM_ID [--block] [--force] [--yes --confirm=ROOM_ID] [--without-backup]",
-		flags: func(fs *pflag.FlagSet) func() error {
-			fs.BoolVar(&block, "block", false, "also block the room ID so nobody here can join it again")
-			fs.BoolVar(&force, "force", false, "purge even if some local users could not be kicked")
-			return nil
-		},
-		plan: func(ctx context.Context, re *roomsEnv, id string) (*ops.Plan, error) {
-			p, _, err := re.svc.PlanDelete(ctx, rooms.DeleteRequest{RoomID: id, Block: block, Force: force})
-			return p, err
-		},
-		apply: func(ctx context.Context, a *app, re *roomsEnv, p *ops.Plan, ap ops.Approval) (string, error) {
-			res, err := re.svc.ApplyDelete(ctx, p, ap, a.progressLine)
-			if err != nil {
-				return "", err
-			}
-			return fmt.Sprintf("deleted %s (Synapse delete %s); %d application references cleared", p.Target, res.DeleteID, res.RefsCleared), nil
-		},
+	c := roomChangeOf("rooms delete", "rooms delete ROOM_ID [--block] [--force] [--yes --confirm=ROOM_ID] [--without-backup]")
+	c.flags = func(fs *pflag.FlagSet) func() error {
+		fs.BoolVar(&block, "block", false, "also block the room ID so nobody here can join it again")
+		fs.BoolVar(&force, "force", false, "purge even if some local users could not be kicked")
+		return nil
 	}
+	c.plan = func(ctx context.Context, _ *app, re *roomsEnv, id string) (*ops.Plan, error) {
+		p, _, err := re.svc.PlanDelete(ctx, rooms.DeleteRequest{RoomID: id, Block: block, Force: force})
+		return p, err
+	}
+	c.apply = func(ctx context.Context, a *app, re *roomsEnv, p *ops.Plan, ap ops.Approval) (string, error) {
+		res, err := re.svc.ApplyDelete(ctx, p, ap, a.progressLine)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("deleted %s (Synapse delete %s); %d application references cleared", p.Target, res.DeleteID, res.RefsCleared), nil
+	}
+	return c
 }
 
 func roomsBlock(block bool) roomChange {
@@ -219,46 +175,42 @@ func roomsBlock(block bool) roomChange {
 	if !block {
 		verb = "unblock"
 	}
-	return roomChange{
-		name:  "rooms " + verb,
-		usage: "rooms " + verb + " ROOM_ID [--yes --confirm=ROOM_ID]",
-		plan: func(ctx context.Context, re *roomsEnv, id string) (*ops.Plan, error) {
-			return re.svc.PlanBlock(ctx, id, block)
-		},
-		apply: func(ctx context.Context, _ *app, re *roomsEnv, p *ops.Plan, ap ops.Approval) (string, error) {
-			return verb + "ed " + p.Target, re.svc.ApplyBlock(ctx, p, ap)
-		},
+	c := roomChangeOf("rooms "+verb, "rooms "+verb+" ROOM_ID [--yes --confirm=ROOM_ID]")
+	c.plan = func(ctx context.Context, _ *app, re *roomsEnv, id string) (*ops.Plan, error) {
+		return re.svc.PlanBlock(ctx, id, block)
 	}
+	c.apply = func(ctx context.Context, _ *app, re *roomsEnv, p *ops.Plan, ap ops.Approval) (string, error) {
+		return verb + "ed " + p.Target, re.svc.ApplyBlock(ctx, p, ap)
+	}
+	return c
 }
 
 func roomsPurgeHistory() roomChange {
 	var before string
 	var local bool
 	var t time.Time
-	return roomChange{
-		name:  "rooms purge-history",
-		usage: "rooms purge-history ROOM_ID --before (2026-01-31|2026-01-31T12:00:00Z|30d) [--local] [--yes --confirm=ROOM_ID] [--without-backup]",
-		flags: func(fs *pflag.FlagSet) func() error {
-			fs.StringVar(&before, "before", "", "purge events older than this date, time or age")
-			fs.BoolVar(&local, "local", false, "also delete events sent by this server's users (by default only remote users' events go)")
-			return func() (err error) {
-				t, err = rooms.ParseBefore(before, time.Now())
-				if err != nil {
-					return fmt.Errorf("--before: %w", err)
-				}
-				return nil
+	c := roomChangeOf("rooms purge-history", "rooms purge-history ROOM_ID --before (2026-01-31|2026-01-31T12:00:00Z|30d) [--local] [--yes --confirm=ROOM_ID] [--without-backup]")
+	c.flags = func(fs *pflag.FlagSet) func() error {
+		fs.StringVar(&before, "before", "", "purge events older than this date, time or age")
+		fs.BoolVar(&local, "local", false, "also delete events sent by this server's users (by default only remote users' events go)")
+		return func() (err error) {
+			t, err = rooms.ParseBefore(before, time.Now())
+			if err != nil {
+				return fmt.Errorf("--before: %w", err)
 			}
-		},
-		plan: func(ctx context.Context, re *roomsEnv, id string) (*ops.Plan, error) {
-			return re.svc.PlanPurgeHistory(ctx, rooms.PurgeHistoryRequest{RoomID: id, Before: t, DeleteLocalEvents: local})
-		},
-		apply: func(ctx context.Context, a *app, re *roomsEnv, p *ops.Plan, ap ops.Approval) (string, error) {
-			if err := re.svc.ApplyPurgeHistory(ctx, p, ap, a.progressLine); err != nil {
-				return "", err
-			}
-			return fmt.Sprintf("purged the history of %s before %s", p.Target, t.UTC().Format(time.RFC3339)), nil
-		},
+			return nil
+		}
 	}
+	c.plan = func(ctx context.Context, _ *app, re *roomsEnv, id string) (*ops.Plan, error) {
+		return re.svc.PlanPurgeHistory(ctx, rooms.PurgeHistoryRequest{RoomID: id, Before: t, DeleteLocalEvents: local})
+	}
+	c.apply = func(ctx context.Context, a *app, re *roomsEnv, p *ops.Plan, ap ops.Approval) (string, error) {
+		if err := re.svc.ApplyPurgeHistory(ctx, p, ap, a.progressLine); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("purged the history of %s before %s", p.Target, t.UTC().Format(time.RFC3339)), nil
+	}
+	return c
 }
 
 func runRoomsPurge(ctx context.Context, a *app, args []string) error {
@@ -379,7 +331,11 @@ func (a *app) rooms(ctx context.Context) (*roomsEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	return a.roomService(ctx, r, false)
+	b, err := a.opsBase(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return a.roomService(ctx, b, false)
 }
 
 func oneRoomArg(args []string, usage string) (string, error) {

@@ -8,15 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/pflag"
 
 	"synops/ops"
-	"synops/ops/audit"
-	"synops/ops/backup"
 	"synops/ops/config"
 	"synops/ops/text"
 	"synops/ops/users"
@@ -74,8 +71,7 @@ func runUsersList(ctx context.Context, a *app, args []string) error {
 		}
 		return writeJSON(a, rows)
 	}
-	w := tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "USER ID\tDISPLAY NAME\tCREATED\tLAST SEEN\tSTATE")
+	rows := make([][]string, 0, len(list))
 	for _, u := range list {
 		created, seen := "", "never"
 		if u.CreationTS > 0 {
@@ -84,9 +80,9 @@ func runUsersList(ctx context.Context, a *app, args []string) error {
 		if u.LastSeenTS > 0 {
 			seen = time.UnixMilli(u.LastSeenTS).UTC().Format("2006-01-02 15:04")
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", text.Clean(u.Name), text.Truncate(text.Clean(u.DisplayName), 30), created, seen, strings.Join(u.Badges(), ","))
+		rows = append(rows, []string{u.Name, text.Truncate(text.Clean(u.DisplayName), 30), created, seen, strings.Join(u.Badges(), ",")})
 	}
-	w.Flush()
+	a.table([]string{"USER ID", "DISPLAY NAME", "CREATED", "LAST SEEN", "STATE"}, rows)
 	fmt.Fprintf(a.stdout, "%d accounts\n", len(list))
 	if n := len(ue.svc.Journal.Unfinished()); n > 0 {
 		fmt.Fprintf(a.stderr, "note: %d disables were left unfinished; synops users show names them, synops users disable finishes each\n", n)
@@ -120,104 +116,85 @@ func runUsersShow(ctx context.Context, a *app, args []string) error {
 	for _, l := range d.Lines(time.Now()) {
 		fmt.Fprintln(a.stdout, text.Clean(l))
 	}
-	w := tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', 0)
 	if len(d.Rooms) > 0 {
-		fmt.Fprintln(w, "\nROOM ID\tNAME\tMEMBERS")
+		var rows [][]string
 		for _, r := range d.Rooms {
-			fmt.Fprintf(w, "%s\t%s\t%d\n", r.RoomID, text.Truncate(text.Clean(r.Name), 40), r.Members)
+			rows = append(rows, []string{r.RoomID, text.Truncate(text.Clean(r.Name), 40), fmt.Sprint(r.Members)})
 		}
+		fmt.Fprintln(a.stdout)
+		a.table([]string{"ROOM ID", "NAME", "MEMBERS"}, rows)
 	}
 	if len(d.Devices) > 0 {
-		fmt.Fprintln(w, "\nDEVICE\tNAME\tLAST SEEN\tFROM")
+		var rows [][]string
 		for _, dv := range d.Devices {
 			seen := "never"
 			if dv.LastSeenTS > 0 {
 				seen = time.UnixMilli(dv.LastSeenTS).UTC().Format("2006-01-02 15:04")
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", text.Clean(dv.DeviceID), text.Truncate(text.Clean(dv.DisplayName), 30), seen, text.Clean(dv.LastSeenIP))
+			rows = append(rows, []string{dv.DeviceID, text.Truncate(text.Clean(dv.DisplayName), 30), seen, dv.LastSeenIP})
 		}
+		fmt.Fprintln(a.stdout)
+		a.table([]string{"DEVICE", "NAME", "LAST SEEN", "FROM"}, rows)
 	}
 	if len(d.Sessions) > 0 {
-		fmt.Fprintln(w, "\nSESSION IP\tLAST SEEN\tCLIENT")
+		var rows [][]string
 		for _, c := range d.Sessions {
-			fmt.Fprintf(w, "%s\t%s\t%s\n", text.Clean(c.IP), time.UnixMilli(c.LastSeen).UTC().Format("2006-01-02 15:04"), text.Truncate(text.Clean(c.UserAgent), 50))
+			rows = append(rows, []string{c.IP, time.UnixMilli(c.LastSeen).UTC().Format("2006-01-02 15:04"), text.Truncate(text.Clean(c.UserAgent), 50)})
 		}
+		fmt.Fprintln(a.stdout)
+		a.table([]string{"SESSION IP", "LAST SEEN", "CLIENT"}, rows)
 	}
-	w.Flush()
 	if err != nil {
 		fmt.Fprintln(a.stdout, "note:", err)
 	}
 	return nil
 }
 
-// userChange is a command that plans one change to one account, asks for
-// approval and applies it, as roomChange does for rooms.
+// userChange is a change to one account, as the users commands declare it:
+// the request built from the flags (it may ask for a password) and what the
+// result shows the operator besides its summary (a password, a token: the
+// only place a secret is ever written).
 type userChange struct {
-	name  string // "users lock"
-	usage string
-	flags func(fs *pflag.FlagSet) func() error // adds flags; the returned func checks them after parsing
-	// request builds the request for the account (it may ask for a password).
+	name    string // "users lock"
+	usage   string
+	flags   func(fs *pflag.FlagSet) func() error
 	request func(a *app, id string) (users.Request, error)
-	// shown prints what the result carries for the operator (a password, a
-	// token) after the summary: the only place a secret is ever written.
-	shown func(a *app, res *users.Result)
+	shown   func(a *app, res *users.Result)
 }
 
 // userCmd makes a command of a userChange built fresh for each run.
 func userCmd(build func() userChange) func(context.Context, *app, []string) error {
-	return func(ctx context.Context, a *app, args []string) error { return build().run(ctx, a, args) }
+	return changeCmd(func() change[*usersEnv] { return build().change() })
 }
 
-func (uc userChange) run(ctx context.Context, a *app, args []string) error {
-	fs := a.flagSet(uc.name)
-	check := func() error { return nil }
-	if uc.flags != nil {
-		if c := uc.flags(fs); c != nil {
-			check = c
-		}
-	}
-	var cf changeFlags
-	a.addChangeFlags(fs, &cf)
-	if err := a.parse(fs, args, uc.usage); err != nil {
-		return err
-	}
-	id, err := oneUserArg(fs.Args(), uc.usage)
-	if err != nil {
-		return err
-	}
-	if err := check(); err != nil {
-		return usageError("%v (usage: synops %s)", err, uc.usage)
-	}
-	req, err := uc.request(a, id)
-	if err != nil {
-		return err
-	}
-	ue, err := a.users(ctx)
-	if err != nil {
-		return err
-	}
-	defer ue.close()
-	p, _, err := ue.svc.Plan(ctx, req)
-	if errors.Is(err, users.ErrNothingToDo) {
-		fmt.Fprintln(a.stdout, err)
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	ap, err := a.approve(ctx, ue.guard, p, cf)
-	if err != nil {
-		return err
-	}
-	res, err := ue.svc.Apply(ctx, p, ap, a.progressLine)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(a.stdout, res.Summary)
-	if uc.shown != nil {
-		uc.shown(a, res)
-	}
-	return nil
+func (uc userChange) change() change[*usersEnv] {
+	return change[*usersEnv]{name: uc.name, usage: uc.usage, target: oneUserArg, flags: uc.flags,
+		env: func(ctx context.Context, a *app) (*usersEnv, *ops.Guard, func(), error) {
+			ue, err := a.users(ctx)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			return ue, ue.guard, ue.close, nil
+		},
+		plan: func(ctx context.Context, a *app, ue *usersEnv, id string) (*ops.Plan, error) {
+			req, err := uc.request(a, id)
+			if err != nil {
+				return nil, err
+			}
+			p, _, err := ue.svc.Plan(ctx, req)
+			return p, err
+		},
+		apply: func(ctx context.Context, a *app, ue *usersEnv, p *ops.Plan, ap ops.Approval) (string, error) {
+			res, err := ue.svc.Apply(ctx, p, ap, a.progressLine)
+			if err != nil {
+				return "", err
+			}
+			fmt.Fprintln(a.stdout, res.Summary)
+			if uc.shown != nil {
+				uc.shown(a, res)
+			}
+			return "", nil
+		}}
 }
 
 // simpleUserChange is an action with no options of its own.
@@ -428,34 +405,17 @@ func (a *app) users(ctx context.Context) (*usersEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	return a.userService(ctx, r)
+	b, err := a.opsBase(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return a.userService(b)
 }
 
-// userService builds the user operations for the resolved configuration,
-// with the audit log, the users journal and the debug log in the state
-// directory.
-func (a *app) userService(ctx context.Context, r *config.Resolved) (*usersEnv, error) {
-	token, err := r.LoadToken(ctx)
-	if err != nil {
-		return nil, err
-	}
-	client, err := synapse.New(r.HomeserverURL, token)
-	if err != nil {
-		return nil, err
-	}
-	auditPath, err := audit.DefaultPath(a.getenv)
-	if err != nil {
-		return nil, err
-	}
-	log, err := audit.Open(auditPath, nil)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := audit.StateDir(a.getenv)
-	if err != nil {
-		return nil, err
-	}
-	journal, err := users.OpenJournal(filepath.Join(dir, "users-journal.json"))
+// userService builds the user operations on b, with the users journal and
+// the debug log in the state directory.
+func (a *app) userService(b *opsBase) (*usersEnv, error) {
+	journal, err := users.OpenJournal(filepath.Join(b.state, "users-journal.json"))
 	if err != nil {
 		return nil, err
 	}
@@ -463,15 +423,7 @@ func (a *app) userService(ctx context.Context, r *config.Resolved) (*usersEnv, e
 	if err != nil {
 		return nil, err
 	}
-	if r.ServerName == "" {
-		closeLog()
-		return nil, fmt.Errorf("the server name is unknown: point -c at homeserver.yaml or set server_name in the profile")
-	}
-	g := &ops.Guard{ReadOnly: r.ReadOnly, Audit: log, Profile: r.Profile, FreshWithin: r.Backup.FreshWithin}
-	if r.Backup.Dir != "" {
-		g.Backups = backup.Catalog{Dir: r.Backup.Dir}
-	}
-	svc := &users.Service{Synapse: client, Guard: g, Journal: journal, Server: r.ServerName,
-		Environment: string(r.Environment), Log: logger}
-	return &usersEnv{svc: svc, guard: g, close: closeLog}, nil
+	svc := &users.Service{Synapse: b.client, Guard: b.guard, Journal: journal, Server: b.r.ServerName,
+		Environment: string(b.r.Environment), Log: logger}
+	return &usersEnv{svc: svc, guard: b.guard, close: closeLog}, nil
 }

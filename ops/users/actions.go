@@ -108,7 +108,7 @@ var (
 	ErrLastAdmin   = errors.New("it is the last remaining admin")
 	ErrDeactivated = errors.New("it is deactivated")
 	// ErrNothingToDo is not a refusal: the account is already as asked.
-	ErrNothingToDo = errors.New("nothing to do")
+	ErrNothingToDo = ops.ErrNothingToDo
 )
 
 // selfForbidden are the actions that would lock synops out of the server

@@ -318,13 +318,12 @@ func (d *Detail) State() string {
 }
 
 // Lines is the account's impact as plans, dialogs and `users show` print it.
-// Display and room names are quoted with %q, so no control character of
-// theirs survives; callers still pass each line through text.Clean.
+// Display and room names are quoted cleaned (text.Quote).
 func (d *Detail) Lines(now time.Time) []string {
 	u := d.User
 	who := u.Name
 	if u.DisplayName != "" {
-		who += fmt.Sprintf(" %q", u.DisplayName)
+		who += " " + text.Quote(u.DisplayName)
 	}
 	kind := "a user"
 	if u.Admin {
@@ -335,10 +334,10 @@ func (d *Detail) Lines(now time.Time) []string {
 		out = append(out, "this is the account synops' admin token belongs to")
 	}
 	if u.AppserviceID != "" {
-		out = append(out, fmt.Sprintf("an application-service user (registered by %q): its bridge or bot may stop working", u.AppserviceID))
+		out = append(out, fmt.Sprintf("an application-service user (registered by %s): its bridge or bot may stop working", text.Quote(u.AppserviceID)))
 	}
 	if u.UserType != "" {
-		out = append(out, fmt.Sprintf("user type %q", u.UserType))
+		out = append(out, "user type "+text.Quote(u.UserType))
 	}
 	if u.CreationTS > 0 {
 		out = append(out, "created "+time.Unix(u.CreationTS, 0).UTC().Format("2006-01-02 15:04 MST"))
@@ -377,7 +376,7 @@ func roomLine(rooms []Room) string {
 			break
 		}
 		if r.Name != "" {
-			names = append(names, fmt.Sprintf("%q", text.Truncate(r.Name, 40)))
+			names = append(names, text.Quote(text.Truncate(r.Name, 40)))
 		} else {
 			names = append(names, r.RoomID)
 		}

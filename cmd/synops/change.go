@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/pflag"
+
+	"synops/ops"
+	"synops/ops/audit"
+	"synops/ops/backup"
+	"synops/ops/config"
+	"synops/synapse"
+)
+
+// opsBase is what every service that changes the server stands on: the
+// admin client, the guard (read-only mode, the audit log, the backup gate)
+// and the state directory. The console builds one for all its panes.
+type opsBase struct {
+	r      *config.Resolved
+	client *synapse.Client
+	guard  *ops.Guard
+	state  string // synops' state directory: journals, the audit and debug logs
+}
+
+func (a *app) opsBase(ctx context.Context, r *config.Resolved) (*opsBase, error) {
+	if r.ServerName == "" {
+		return nil, errors.New("the server name is unknown: point -c at homeserver.yaml or set server_name in the profile")
+	}
+	token, err := r.LoadToken(ctx)
+	if err != nil {
+		return nil, err
+	}
+	client, err := synapse.New(r.HomeserverURL, token)
+	if err != nil {
+		return nil, err
+	}
+	auditPath, err := audit.DefaultPath(a.getenv)
+	if err != nil {
+		return nil, err
+	}
+	log, err := audit.Open(auditPath, nil)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := audit.StateDir(a.getenv)
+	if err != nil {
+		return nil, err
+	}
+	g := &ops.Guard{ReadOnly: r.ReadOnly, Audit: log, Profile: r.Profile, FreshWithin: r.Backup.FreshWithin}
+	if r.Backup.Dir != "" {
+		g.Backups = backup.Catalog{Dir: r.Backup.Dir}
+	}
+	return &opsBase{r: r, client: client, guard: g, state: dir}, nil
+}
+
+// change is a command that plans one change to one target (a room, an
+// account), asks for the operator's approval and applies it. It is the CLI's
+// side of the console's Change: the same ops plans, the same ops.Request
+// approval, the same guard; a planner's ops.ErrNothingToDo is said, not
+// failed.
+type change[E any] struct {
+	name   string // "rooms delete"
+	usage  string
+	target func(args []string, usage string) (string, error) // the one argument, checked
+	flags  func(fs *pflag.FlagSet) func() error              // adds flags; the returned func checks them after parsing
+	// env builds the service (and the guard that approves for it).
+	env   func(ctx context.Context, a *app) (env E, guard *ops.Guard, close func(), err error)
+	plan  func(ctx context.Context, a *app, env E, id string) (*ops.Plan, error)
+	apply func(ctx context.Context, a *app, env E, p *ops.Plan, ap ops.Approval) (string, error)
+}
+
+// changeCmd makes a command of a change built fresh for each run.
+func changeCmd[E any](build func() change[E]) func(context.Context, *app, []string) error {
+	return func(ctx context.Context, a *app, args []string) error { return build().run(ctx, a, args) }
+}
+
+func (c change[E]) run(ctx context.Context, a *app, args []string) error {
+	fs := a.flagSet(c.name)
+	check := func() error { return nil }
+	if c.flags != nil {
+		if f := c.flags(fs); f != nil {
+			check = f
+		}
+	}
+	var cf changeFlags
+	a.addChangeFlags(fs, &cf)
+	if err := a.parse(fs, args, c.usage); err != nil {
+		return err
+	}
+	id, err := c.target(fs.Args(), c.usage)
+	if err != nil {
+		return err
+	}
+	if err := check(); err != nil {
+		return usageError("%v (usage: synops %s)", err, c.usage)
+	}
+	env, guard, closeEnv, err := c.env(ctx, a)
+	if err != nil {
+		return err
+	}
+	defer closeEnv()
+	p, err := c.plan(ctx, a, env, id)
+	if errors.Is(err, ops.ErrNothingToDo) {
+		fmt.Fprintln(a.stdout, err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ap, err := a.approve(ctx, guard, p, cf)
+	if err != nil {
+		return err
+	}
+	done, err := c.apply(ctx, a, env, p, ap)
+	if err != nil {
+		return err
+	}
+	if done != "" {
+		fmt.Fprintln(a.stdout, done)
+	}
+	return nil
+}

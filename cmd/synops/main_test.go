@@ -220,3 +220,44 @@ func TestConfigCheckHidesPasswords(t *testing.T) {
 		}
 	}
 }
+
+// TestConfiguredCommandEnvironment: the token command a profile configures
+// is run by synops with its environment minus the secrets synops holds. The
+// admin token sits in this process's real environment (which children
+// inherit), and the command writes what it sees to a file.
+func TestConfiguredCommandEnvironment(t *testing.T) {
+	t.Setenv("MATRIX_ADMIN_TOKEN", bed.Synapse.AdminToken.Reveal())
+	t.Setenv("PGPASSWORD", "pg-parent-secret")
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte(bed.Synapse.AdminToken.Reveal()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	seen := filepath.Join(dir, "seen.env")
+	cfg := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`profiles:
+  p:
+    homeserver_yaml: %s
+    token:
+      command: ["sh", "-c", "env > %s; cat %s"]
+`, bed.Synapse.ConfigPath, seen, tokenFile)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := synops(t, map[string]string{"MATRIX_ADMIN_TOKEN": bed.Synapse.AdminToken.Reveal()}, "--config", cfg, "config", "check")
+	if code != 0 || !strings.Contains(out, "command sh") {
+		t.Fatalf("config check with the token from a command: exit %d\n%s%s", code, out, errs)
+	}
+	data, err := os.ReadFile(seen)
+	if err != nil {
+		t.Fatalf("the token command did not run: %v", err)
+	}
+	env := string(data)
+	for what, hidden := range map[string]string{"MATRIX_ADMIN_TOKEN": "MATRIX_ADMIN_TOKEN", "the admin token": bed.Synapse.AdminToken.Reveal(), "PGPASSWORD": "PGPASSWORD"} {
+		if strings.Contains(env, hidden) {
+			t.Errorf("the token command saw %s in its environment", what)
+		}
+	}
+	if !strings.Contains(env, "PATH=") {
+		t.Errorf("the token command got no PATH:\n%s", env)
+	}
+}

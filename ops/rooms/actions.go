@@ -67,8 +67,7 @@ func (s *Service) ApplyDelete(ctx context.Context, p *ops.Plan, a ops.Approval, 
 			progress(pr)
 		}
 	})
-	finish(err, res)
-	return res, err
+	return res, errors.Join(err, finish(err, res))
 }
 
 // deleteOne deletes roomID (or resumes deleteID), waits, clears references.
@@ -212,8 +211,7 @@ func (s *Service) ApplyBlock(ctx context.Context, p *ops.Plan, a ops.Approval) e
 		return err
 	}
 	err = s.Synapse.BlockRoom(ctx, params.RoomID, params.Block)
-	finish(err, nil)
-	return err
+	return errors.Join(err, finish(err, nil))
 }
 
 // PurgeHistoryRequest removes a room's events older than Before.
@@ -274,8 +272,7 @@ func (s *Service) ApplyPurgeHistory(ctx context.Context, p *ops.Plan, a ops.Appr
 	if err != nil {
 		err = fmt.Errorf("purge history of %s: %w", req.RoomID, explain(err))
 	}
-	finish(err, map[string]any{"purge_id": id})
-	return err
+	return errors.Join(err, finish(err, map[string]any{"purge_id": id}))
 }
 
 // runningDelete returns the ID of a scheduled or active delete task for

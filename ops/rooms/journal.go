@@ -120,7 +120,8 @@ func (j *Journal) Set(e Entry) error {
 	return writeAtomic(j.path, data)
 }
 
-// writeAtomic writes data to path via a temporary file in the same directory.
+// writeAtomic writes data to path via a temporary file in the same
+// directory: written, synced, renamed over path, directory synced.
 func writeAtomic(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
@@ -145,5 +146,20 @@ func writeAtomic(path string, data []byte) error {
 	if err := os.Chmod(tmp, 0o600); err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	// The rename is an entry in the directory: until the directory is
+	// synced, a crash can bring back the old journal, and a rerun would
+	// send a delete it had recorded as sent.
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

@@ -370,9 +370,9 @@ func (s *Service) ApplyPurge(ctx context.Context, p *ops.Plan, a ops.Approval, p
 	if n := rep.Count("pending") + rep.Count("failed"); n > 0 {
 		runErr = fmt.Errorf("%d of %d rooms not finished: run the same purge again to finish them", n, len(rep.Outcomes))
 	}
-	finish(runErr, map[string]int{"deleted": rep.Count("deleted"), "pending": rep.Count("pending"),
+	ferr := finish(runErr, map[string]int{"deleted": rep.Count("deleted"), "pending": rep.Count("pending"),
 		"skipped": rep.Count("skipped"), "failed": rep.Count("failed")})
-	return rep, runErr
+	return rep, errors.Join(runErr, ferr)
 }
 
 func (s *Service) purgeOne(ctx context.Context, r Candidate, c Criteria, cutoff time.Time) Outcome {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"synops/ops"
+	"synops/ops/audit"
 	"synops/ops/backup"
 	"synops/ops/rooms"
 	"synops/synapse"
@@ -477,5 +478,38 @@ func TestParseBefore(t *testing.T) {
 		case tt.wantErr == "" && (err != nil || !got.Equal(tt.want)):
 			t.Errorf("ParseBefore(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
 		}
+	}
+}
+
+// TestAuditEndFailureIsReported: when the audit log cannot take the end
+// line, the block has still happened, and ApplyBlock says both instead of
+// returning nil. The log's clock removes the file as the end line is
+// written (the start line went in first).
+func TestAuditEndFailureIsReported(t *testing.T) {
+	ctx := ctxT(t)
+	f := newFixture(t)
+	room := seed(t, prefix("unrec"), 1, nil)[0]
+	path := filepath.Join(t.TempDir(), "audit.log")
+	writes := 0
+	log, err := audit.Open(path, func() time.Time {
+		if writes++; writes == 2 {
+			_ = os.Remove(path)
+		}
+		return time.Now()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.guard.Audit = log
+	p, err := f.svc.PlanBlock(ctx, room, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.svc.ApplyBlock(ctx, p, approve(t, p))
+	if !errors.Is(err, ops.ErrUnrecorded) || !strings.Contains(err.Error(), "rooms.block of "+room+" ended (ok)") {
+		t.Errorf("ApplyBlock = %v, want ErrUnrecorded saying the block ended ok", err)
+	}
+	if b, _, err := bed.Synapse.Client().RoomBlocked(ctx, room); err != nil || !b {
+		t.Errorf("room blocked %v (%v), want true: the block happened", b, err)
 	}
 }

@@ -1,6 +1,7 @@
 package rooms_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -512,4 +513,48 @@ func TestAuditEndFailureIsReported(t *testing.T) {
 	if b, _, err := bed.Synapse.Client().RoomBlocked(ctx, room); err != nil || !b {
 		t.Errorf("room blocked %v (%v), want true: the block happened", b, err)
 	}
+}
+
+// TestDeleteAskedAgainAfterSynapseFails: a room queued for a sliding-sync
+// recalculation, as Synapse queues rooms at start-up, cannot be deleted
+// until the queue has been worked off (Synapse's task fails on a foreign key,
+// element-hq/synapse#19822). synops asks again after a pause instead of
+// reporting the room failed; here the queue entry is removed when synops
+// says it will ask again, as Synapse's background update would.
+func TestDeleteAskedAgainAfterSynapseFails(t *testing.T) {
+	ctx := ctxT(t)
+	f := newFixture(t)
+	room := seed(t, prefix("retry"), 1, nil)[0]
+	if _, err := f.synDB.Exec(ctx, `INSERT INTO sliding_sync_joined_rooms_to_recalculate (room_id) VALUES ($1)`, room); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = f.synDB.Exec(context.Background(), `DELETE FROM sliding_sync_joined_rooms_to_recalculate WHERE room_id = $1`, room)
+	})
+	p, _, err := f.svc.PlanDelete(ctx, rooms.DeleteRequest{RoomID: room})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var again []string
+	res, err := f.svc.ApplyDelete(ctx, p, approve(t, p), func(pr ops.Progress) {
+		if strings.Contains(pr.Detail, "asking again") {
+			again = append(again, pr.Detail)
+			if _, err := f.synDB.Exec(ctx, `DELETE FROM sliding_sync_joined_rooms_to_recalculate WHERE room_id = $1`, room); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	if err != nil {
+		t.Fatalf("ApplyDelete: %v (asked again: %q)", err, again)
+	}
+	if len(again) != 1 {
+		t.Errorf("synops asked again %d times (%q), want once: the first deletion fails while the room is queued", len(again), again)
+	}
+	if roomExists(t, room) {
+		t.Error("the room survived")
+	}
+	if e, ok := f.svc.Journal.Get(room); !ok || e.Stage != rooms.StageDone || e.DeleteID != res.DeleteID {
+		t.Errorf("journal %+v, want done with the second delete ID %s", e, res.DeleteID)
+	}
+	t.Logf("asked again: %q", again)
 }

@@ -152,6 +152,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"config", "check", "--no-such-flag"}, 2, "unknown flag: --no-such-flag"},
 		{[]string{"--environment", "prod", "--homeserver-url", "http://127.0.0.1:1", "config", "check"}, 1, "development, staging, production"},
 		{[]string{"--config", "/nonexistent/synops.yaml", "config", "check"}, 1, "/nonexistent/synops.yaml"},
+		// Duration flags are read by the one parser the config file uses.
+		{[]string{"health", "--timeout", "-5s"}, 2, `duration "-5s" is negative`},
+		{[]string{"health", "--sample", "106752d"}, 2, `duration "106752d" is too large`},
+		{[]string{"--interval", "9999999999h", "config", "check"}, 2, "too large"},
 	}
 	for _, tt := range tests {
 		out, errs, code := synops(t, nil, tt.args...)

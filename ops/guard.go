@@ -34,6 +34,26 @@ var ErrReadOnly = errors.New("read-only mode")
 // and the operator did not accept running without one.
 var ErrNoBackup = errors.New("no verified backup")
 
+// ErrBadPlan is returned for a plan that says it changes nothing but is not
+// of a kind that never does: a change whose steps were lost or never filled
+// in must not pass as harmless.
+var ErrBadPlan = errors.New("malformed plan")
+
+// ErrUnrecorded wraps the error of an audit end line that could not be
+// written: the operation ran, the log does not say how it ended.
+var ErrUnrecorded = errors.New("not recorded in the audit log")
+
+// isReadOnlyKind lists the plan kinds that change nothing by design. Only
+// they pass without an approval; every other kind must carry steps that say
+// what they change.
+func isReadOnlyKind(kind string) bool {
+	switch kind {
+	case "rooms.inspect":
+		return true
+	}
+	return false
+}
+
 // BackupState says whether p may run without a waiver, and why not.
 func (g *Guard) BackupState(ctx context.Context, p *Plan) (ok bool, note string) {
 	if !p.LosesData {
@@ -61,8 +81,10 @@ func (g *Guard) now() time.Time {
 	return g.Now()
 }
 
-// Finish records how a begun operation ended.
-type Finish func(err error, detail any)
+// Finish records how a begun operation ended. It returns an error wrapping
+// ErrUnrecorded when the end line could not be written; the operation has
+// run by then, so the caller reports both (errors.Join), never drops it.
+type Finish func(err error, detail any) error
 
 // Begin checks p against a and the rules, writes the start line of the audit
 // log and returns the function that writes the end line. A refusal is also
@@ -72,6 +94,13 @@ func (g *Guard) Begin(ctx context.Context, p *Plan, a Approval) (Finish, error) 
 	refuse := func(err error) (Finish, error) { return nil, g.Refuse(p, err) }
 	if g.Audit == nil {
 		return nil, errors.New("no audit log: refusing to change anything unaudited")
+	}
+	if p.Risk() == ReadOnly && (len(p.Steps) == 0 || !isReadOnlyKind(p.Kind)) {
+		what := "has no steps"
+		if len(p.Steps) > 0 {
+			what = "changes nothing, yet " + p.Kind + " is not a read-only kind"
+		}
+		return refuse(fmt.Errorf("%w: the plan for %s of %s %s: refusing it rather than run it unapproved", ErrBadPlan, p.Kind, p.Target, what))
 	}
 	if p.Risk() > ReadOnly && g.ReadOnly {
 		return refuse(fmt.Errorf("%w: refusing %s of %s (profile %q is read-only; drop --read-only or read_only to change things)", ErrReadOnly, p.Kind, p.Target, g.Profile))
@@ -90,13 +119,17 @@ func (g *Guard) Begin(ctx context.Context, p *Plan, a Approval) (Finish, error) 
 	if err := g.Audit.Write(start); err != nil {
 		return nil, fmt.Errorf("refusing %s: %w", p.Kind, err)
 	}
-	return func(err error, detail any) {
+	return func(err error, detail any) error {
 		end := base
 		end.Phase, end.Outcome, end.Detail = "end", "ok", detail
 		if err != nil {
 			end.Outcome, end.Error = "failed", err.Error()
 		}
-		_ = g.Audit.Write(end)
+		if werr := g.Audit.Write(end); werr != nil {
+			return fmt.Errorf("%s of %s ended (%s) but that is %w: %w; the start line is there, add the outcome by hand",
+				p.Kind, p.Target, end.Outcome, ErrUnrecorded, werr)
+		}
+		return nil
 	}, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -209,6 +210,14 @@ func TestGuardBegin(t *testing.T) {
 		wantText string // in the refusal
 	}{
 		{"read-only plan in read-only mode, no approval", readOnlyPlan, true, nil, func(*Plan) Approval { return Approval{} }, nil, ""},
+		{"no steps", func() *Plan { p := reversible(); p.Steps = nil; return p }, false, nil, func(*Plan) Approval { return Approval{} }, ErrBadPlan, "rooms.block of !abc:example.org has no steps"},
+		{"no steps, approved", func() *Plan { p := reversible(); p.Steps = nil; return p }, false, nil, func(p *Plan) Approval { return approved(p, true) }, ErrBadPlan, "has no steps"},
+		{"read-only steps, a kind that changes things", func() *Plan {
+			p := reversible()
+			p.Steps[0].Risk = ReadOnly
+			return p
+		}, false, nil, func(*Plan) Approval { return Approval{} }, ErrBadPlan, "rooms.block is not a read-only kind"},
+		{"read-only kind without steps", func() *Plan { p := readOnlyPlan(); p.Steps = nil; return p }, true, nil, func(*Plan) Approval { return Approval{} }, ErrBadPlan, "has no steps"},
 		{"reversible in read-only mode", reversible, true, nil, func(p *Plan) Approval { return approved(p, false) }, ErrReadOnly, "read-only"},
 		{"destructive in read-only mode", testPlan, true, gate{at: now}, func(p *Plan) Approval { return approved(p, true) }, ErrReadOnly, "read-only"},
 		{"reversible without approval", reversible, false, nil, func(*Plan) Approval { return Approval{} }, ErrNotApproved, "type !abc:example.org"},
@@ -260,12 +269,16 @@ func TestGuardFinishAndWaiver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	finish(nil, map[string]int{"deleted": 1})
+	if err := finish(nil, map[string]int{"deleted": 1}); err != nil {
+		t.Fatal(err)
+	}
 	finish2, err := g.Begin(ctx, p, a)
 	if err != nil {
 		t.Fatal(err)
 	}
-	finish2(errors.New("synapse went away"), nil)
+	if err := finish2(errors.New("synapse went away"), nil); err != nil {
+		t.Fatal(err)
+	}
 	es := readAudit(t, path)
 	if len(es) != 4 {
 		t.Fatalf("got %d audit lines, want 4: %+v", len(es), es)
@@ -286,6 +299,38 @@ func TestGuardFinishAndWaiver(t *testing.T) {
 		if !e.Time.Equal(now) || e.Operator == "" {
 			t.Errorf("line %+v lacks the time or the operator", e)
 		}
+	}
+}
+
+// An end line that cannot be written is reported, not dropped: the change
+// happened, its record did not.
+func TestGuardFinishReportsUnwrittenEnd(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name  string
+		opErr error
+		want  string
+	}{{"ok", nil, "ended (ok)"}, {"failed", errors.New("synapse went away"), "ended (failed)"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, path := newGuard(t, now)
+			p := testPlan()
+			a, _ := Approve(p, p.Target, now)
+			a.WithoutBackup = true
+			finish, err := g.Begin(ctx, p, a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The log goes away between the start and the end line (a full
+			// disk or a removed file look the same to Write).
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			err = finish(tc.opErr, nil)
+			if !errors.Is(err, ErrUnrecorded) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), p.Kind) {
+				t.Errorf("finish = %v, want ErrUnrecorded saying the operation %s", err, tc.want)
+			}
+		})
 	}
 }
 

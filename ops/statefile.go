@@ -7,8 +7,9 @@ import (
 
 // WriteFileAtomic writes data to path (mode 0600, its directory 0700) via a
 // temporary file in the same directory that is fsynced and renamed over
-// path, so a crash leaves the old file or the new one, never half of one.
-// The journals in the state directory are written this way.
+// path, then fsyncs the directory so the rename itself survives a crash: the
+// old file or the new one is there afterwards, never half of one, never
+// neither. The journals in the state directory are written this way.
 func WriteFileAtomic(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
@@ -33,5 +34,13 @@ func WriteFileAtomic(path string, data []byte) error {
 	if err := os.Chmod(tmp, 0o600); err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

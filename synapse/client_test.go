@@ -298,3 +298,44 @@ func contains(xs []string, x string) bool {
 	}
 	return false
 }
+
+// A read that times out is asked again after a backoff (a Synapse warming
+// up after a restart answers late); a change that times out is not, since
+// Synapse may have done it.
+func TestTimeoutRetriedForReadsOnly(t *testing.T) {
+	ctx := ctxT(t)
+	target, _ := url.Parse(bed.Synapse.BaseURL)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	var seen atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if seen.Add(1) <= 2 {
+			select { // slower than the client's time limit
+			case <-time.After(2 * time.Second):
+			case <-r.Context().Done():
+			}
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	c, _ := synapse.New(srv.URL, bed.Synapse.AdminToken, synapse.WithTimeout(300*time.Millisecond), synapse.WithBackoff(10*time.Millisecond))
+	if w, err := c.Whoami(ctx); err != nil || w.UserID != bed.Synapse.AdminUserID {
+		t.Fatalf("GET through two timeouts: %+v, %v", w, err)
+	}
+	if n := seen.Load(); n != 3 {
+		t.Errorf("got %d attempts, want 3", n)
+	}
+
+	seen.Store(0)
+	room, err := bed.Synapse.CreateRoom(ctx, synapsetest.RoomSpec{Name: "timeout-delete"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.DeleteRoom(ctx, room, synapse.DeleteRoomOptions{})
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("DELETE that timed out: got %v, want the timeout", err)
+	}
+	if n := seen.Load(); n != 1 {
+		t.Errorf("the DELETE was sent %d times, want once", n)
+	}
+}

@@ -192,4 +192,10 @@ func TestRedactURL(t *testing.T) {
 			t.Errorf("RedactURL(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
+	// New refuses a homeserver URL with credentials without repeating them.
+	for _, u := range []string{"https://admin:hunter2@matrix.example.org", "ftp://admin:hunter2@matrix.example.org", "admin:hunter2@matrix"} {
+		if _, err := New(u, Secret{}); err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("New(%q) = %v, want a refusal that does not show the password", u, err)
+		}
+	}
 }

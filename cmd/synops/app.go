@@ -121,7 +121,7 @@ func (a *app) flagSet(name string) *pflag.FlagSet {
 	fs.StringVar(&a.appDBDSN, "app-db-dsn", a.appDBDSN, "application (OpenMeet) database (no password here)")
 	fs.StringVar(&a.backupDir, "backup-dir", a.backupDir, "where backups are kept")
 	fs.StringVar(&a.tokenFile, "token-file", a.tokenFile, "file holding the admin token (mode 0600)")
-	fs.DurationVar(&a.interval, "interval", 2*time.Second, "console: how often the cheap health checks run")
+	fs.Var(config.NewDurationValue(&a.interval, 2*time.Second), "interval", "console: how often the cheap health checks run")
 	fs.StringVar(&a.token, "token", "", "refused: a token in argv is visible to every user")
 	_ = fs.MarkHidden("token")
 	a.sets = append(a.sets, fs)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"synops/ops/config"
 	"synops/ops/health"
 	"synops/synapse"
 )
@@ -16,8 +17,9 @@ func runHealth(ctx context.Context, a *app, args []string) error {
 	const usage = "health [--json] [--sample 2s] [--timeout 5s] [--livekit-url URL]"
 	fs := a.flagSet("health")
 	asJSON := fs.Bool("json", false, `print {"status", "checked_at", "results"} as JSON`)
-	sample := fs.Duration("sample", 2*time.Second, "scrape metrics twice this far apart to compute rates (0: once, rates unknown)")
-	timeout := fs.Duration("timeout", 5*time.Second, "time limit of each check")
+	sample, timeout := new(time.Duration), new(time.Duration)
+	fs.Var(config.NewDurationValue(sample, 2*time.Second), "sample", "scrape metrics twice this far apart to compute rates (0: once, rates unknown)")
+	fs.Var(config.NewDurationValue(timeout, 5*time.Second), "timeout", "time limit of each check")
 	liveKit := fs.String("livekit-url", "", "LiveKit's HTTP URL, e.g. http://127.0.0.1:7880 (overrides livekit_url in the profile)")
 	if err := a.parse(fs, args, usage); err != nil {
 		return err

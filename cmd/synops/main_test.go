@@ -152,6 +152,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"config", "check", "--no-such-flag"}, 2, "unknown flag: --no-such-flag"},
 		{[]string{"--environment", "prod", "--homeserver-url", "http://127.0.0.1:1", "config", "check"}, 1, "development, staging, production"},
 		{[]string{"--config", "/nonexistent/synops.yaml", "config", "check"}, 1, "/nonexistent/synops.yaml"},
+		// Duration flags are read by the one parser the config file uses.
+		{[]string{"health", "--timeout", "-5s"}, 2, `duration "-5s" is negative`},
+		{[]string{"health", "--sample", "106752d"}, 2, `duration "106752d" is too large`},
+		{[]string{"--interval", "9999999999h", "config", "check"}, 2, "too large"},
 	}
 	for _, tt := range tests {
 		out, errs, code := synops(t, nil, tt.args...)
@@ -218,5 +222,46 @@ func TestConfigCheckHidesPasswords(t *testing.T) {
 		if strings.Contains(out+errs, part) {
 			t.Errorf("config check shows %q:\n%s%s", part, out, errs)
 		}
+	}
+}
+
+// TestConfiguredCommandEnvironment: the token command a profile configures
+// is run by synops with its environment minus the secrets synops holds. The
+// admin token sits in this process's real environment (which children
+// inherit), and the command writes what it sees to a file.
+func TestConfiguredCommandEnvironment(t *testing.T) {
+	t.Setenv("MATRIX_ADMIN_TOKEN", bed.Synapse.AdminToken.Reveal())
+	t.Setenv("PGPASSWORD", "pg-parent-secret")
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte(bed.Synapse.AdminToken.Reveal()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	seen := filepath.Join(dir, "seen.env")
+	cfg := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`profiles:
+  p:
+    homeserver_yaml: %s
+    token:
+      command: ["sh", "-c", "env > %s; cat %s"]
+`, bed.Synapse.ConfigPath, seen, tokenFile)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := synops(t, map[string]string{"MATRIX_ADMIN_TOKEN": bed.Synapse.AdminToken.Reveal()}, "--config", cfg, "config", "check")
+	if code != 0 || !strings.Contains(out, "command sh") {
+		t.Fatalf("config check with the token from a command: exit %d\n%s%s", code, out, errs)
+	}
+	data, err := os.ReadFile(seen)
+	if err != nil {
+		t.Fatalf("the token command did not run: %v", err)
+	}
+	env := string(data)
+	for what, hidden := range map[string]string{"MATRIX_ADMIN_TOKEN": "MATRIX_ADMIN_TOKEN", "the admin token": bed.Synapse.AdminToken.Reveal(), "PGPASSWORD": "PGPASSWORD"} {
+		if strings.Contains(env, hidden) {
+			t.Errorf("the token command saw %s in its environment", what)
+		}
+	}
+	if !strings.Contains(env, "PATH=") {
+		t.Errorf("the token command got no PATH:\n%s", env)
 	}
 }

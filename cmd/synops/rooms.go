@@ -309,6 +309,9 @@ func (a *app) printCandidates(picked []rooms.Candidate) {
 		if c.Resume != "" {
 			note = "unfinished: " + string(c.Resume)
 		}
+		if c.Skip != "" {
+			note = "skipped: " + text.Truncate(text.Clean(c.Skip), 80)
+		}
 		age := ""
 		if !c.At.IsZero() {
 			age = rooms.Age(time.Since(c.At))

@@ -188,24 +188,47 @@ func TestRoomsShow(t *testing.T) {
 }
 
 func TestRoomsPurgeCLI(t *testing.T) {
+	ctx := roomsCtx(t)
 	env, _ := roomsCLIEnv(t)
-	before := roomCount(t)
-	out, errs, code := cli(t, env, "rooms", "purge", "--older-than", "30d")
-	if code != 0 || !strings.Contains(out, "dry run") || !strings.Contains(out, "rooms.purge") {
-		t.Errorf("purge without --apply: exit %d, want a dry run\n%s%s", code, out, errs)
+	// Three rooms old enough for --older-than 1s, so the dry run has rooms
+	// to list (and must not delete them).
+	prefix := fmt.Sprintf("cli-dry-%d-", time.Now().UnixNano()%1e6)
+	old, err := bed.Synapse.SeedRooms(ctx, []synapsetest.RoomSpec{{Name: prefix + "a"}, {Name: prefix + "b"}, {Name: prefix + "c"}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	out, errs, code = cli(t, env, "rooms", "purge", "--older-than", "30d", "--json")
+	waitRoomsListed(t, old)
+	time.Sleep(1500 * time.Millisecond)
+	before := roomCount(t)
+	out, errs, code := cli(t, env, "rooms", "purge", "--older-than", "1s", "--match", "^"+prefix)
+	if code != 0 || !strings.Contains(out, "dry run") || !strings.Contains(out, "rooms.purge") || !strings.Contains(out, "delete and purge 3 rooms") {
+		t.Errorf("purge without --apply: exit %d, want a dry run of 3 rooms\n%s%s", code, out, errs)
+	}
+	for _, id := range old {
+		if !strings.Contains(out, id) {
+			t.Errorf("the dry run does not list %s:\n%s", id, out)
+		}
+	}
+	out, errs, code = cli(t, env, "rooms", "purge", "--older-than", "1s", "--match", "^"+prefix, "--json")
 	var dry struct {
 		DryRun bool `json:"dry_run"`
 		Plan   struct {
 			Target string `json:"target"`
 		} `json:"plan"`
+		Rooms []struct {
+			RoomID string `json:"room_id"`
+		} `json:"rooms"`
 	}
-	if code != 0 || json.Unmarshal([]byte(out), &dry) != nil || !dry.DryRun || dry.Plan.Target != bed.Synapse.ServerName {
-		t.Errorf("purge --json dry run: exit %d %+v\n%s%s", code, dry, out, errs)
+	if code != 0 || json.Unmarshal([]byte(out), &dry) != nil || !dry.DryRun || dry.Plan.Target != bed.Synapse.ServerName || len(dry.Rooms) != 3 {
+		t.Errorf("purge --json dry run: exit %d %+v, want the 3 rooms\n%s%s", code, dry, out, errs)
 	}
 	if after := roomCount(t); after != before {
 		t.Errorf("a dry run changed the room count from %d to %d", before, after)
+	}
+	for _, id := range old {
+		if !cliRoomExists(t, id) {
+			t.Errorf("the dry run deleted %s", id)
+		}
 	}
 
 	tests := []struct {
@@ -349,41 +372,75 @@ func TestRoomsDeleteCLI(t *testing.T) {
 	}
 }
 
-// TestRoomsPurgeUnfinishedCLI: a deletion the console or an earlier run left
-// in the journal is listed by the dry run and finished by --apply, with the
-// server name as approval and no backup waiver (Synapse already runs it).
+// TestRoomsPurgeUnfinishedCLI: deletions the console or an earlier run left
+// in the journal are listed by the dry run and finished by --apply, with the
+// server name as approval. One was under way in Synapse (synops follows it
+// and clears the application's reference); the other was recorded as about
+// to be asked and never reached Synapse, so synops itself must send it, and
+// since that loses data it needs the backup waiver.
 func TestRoomsPurgeUnfinishedCLI(t *testing.T) {
+	ctx := roomsCtx(t)
 	env, state := roomsCLIEnv(t)
-	id := interruptedDeletion(t, state, "cli-unfinished")
+	deleting := interruptedDeletion(t, state, "cli-unfinished")
+	requested := requestedDeletion(t, state, "cli-unasked")
+	conn, err := pgx.Connect(ctx, bed.AppDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
 
 	out, errs, code := cli(t, env, "rooms", "purge", "--unfinished")
-	if code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "unfinished: deleting") || !strings.Contains(out, "add --apply to finish") {
-		t.Errorf("dry run: exit %d, want the journal's room listed\n%s%s", code, out, errs)
+	if code != 0 || !strings.Contains(out, deleting) || !strings.Contains(out, "unfinished: deleting") ||
+		!strings.Contains(out, requested) || !strings.Contains(out, "unfinished: requested") || !strings.Contains(out, "add --apply to finish") {
+		t.Errorf("dry run: exit %d, want both journal rooms listed\n%s%s", code, out, errs)
 	}
-	out, errs, code = cli(t, env, "rooms", "purge", "--unfinished", "--apply", "--yes", "--confirm="+bed.Synapse.ServerName)
-	if code != 0 || !strings.Contains(out, "1 deleted, 0 pending") {
+	_, errs, code = cli(t, env, "rooms", "purge", "--unfinished", "--apply", "--yes", "--confirm="+bed.Synapse.ServerName)
+	if code == 0 || !strings.Contains(errs, "no verified backup") || !cliRoomExists(t, requested) {
+		t.Errorf("--unfinished --apply without the waiver, with a deletion Synapse may never have had: exit %d, want a refusal and the room kept\n%s", code, errs)
+	}
+	if tasks := deleteTasks(t, requested); len(tasks) != 0 {
+		t.Fatalf("Synapse has delete tasks %+v for %s before synops asked", tasks, requested)
+	}
+
+	out, errs, code = cli(t, env, "rooms", "purge", "--unfinished", "--apply", "--yes", "--confirm="+bed.Synapse.ServerName, "--without-backup")
+	if code != 0 || !strings.Contains(out, "2 deleted, 0 pending") {
 		t.Fatalf("--unfinished --apply: exit %d\n%s%s", code, out, errs)
 	}
-	if cliRoomExists(t, id) {
-		t.Errorf("room %s still exists", id)
+	for _, id := range []string{deleting, requested} {
+		if cliRoomExists(t, id) {
+			t.Errorf("room %s still exists", id)
+		}
+		var refs int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM "events" WHERE "matrixRoomId" = $1`, id).Scan(&refs); err != nil || refs != 0 {
+			t.Errorf("room %s: %d application references left (%v); synops clears them", id, refs, err)
+		}
 	}
+	// The requested room was deleted by synops's request: Synapse ran one
+	// deletion for it, the one the journal records.
+	journal := readJournal(t, state)
+	tasks := deleteTasks(t, requested)
+	if len(tasks) != 1 || tasks[0].Status != "complete" || journal[requested].DeleteID != tasks[0].ID || journal[requested].Stage != "done" {
+		t.Errorf("Synapse's deletions of %s: %+v; journal %+v; want one, complete, the journal's", requested, tasks, journal[requested])
+	}
+	if e := journal[deleting]; e.Stage != "done" {
+		t.Errorf("journal entry of %s: %+v, want done", deleting, e)
+	}
+
 	out, errs, code = cli(t, env, "rooms", "purge", "--unfinished", "--apply", "--yes", "--confirm="+bed.Synapse.ServerName)
 	if code != 0 || !strings.Contains(out, "no unfinished deletions") {
 		t.Errorf("second run: exit %d, want nothing to do\n%s%s", code, out, errs)
 	}
 }
 
-// interruptedDeletion creates a room, has Synapse start deleting it, and
-// writes the journal a run leaves when it stops while Synapse works: the
-// room at stage "deleting" with Synapse's delete ID, in the state directory
-// state/synops.
+// interruptedDeletion creates a room with an application reference, has
+// Synapse start deleting it, and writes the journal a run leaves when it
+// stops while Synapse works: the room at stage "deleting" with Synapse's
+// delete ID, in the state directory state/synops. Synapse deletes the room
+// whatever synops does; clearing the reference is synops's part.
 func interruptedDeletion(t *testing.T, state, name string) (roomID string) {
 	t.Helper()
 	ctx := roomsCtx(t)
-	id, err := bed.Synapse.CreateRoom(ctx, synapsetest.RoomSpec{Name: name})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := roomWithRef(t, name)
 	if err := bed.WaitSettled(ctx, 90*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -391,13 +448,207 @@ func interruptedDeletion(t *testing.T, state, name string) (roomID string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	journal := fmt.Sprintf(`[{"room_id": %q, "name": %q, "stage": "deleting", "delete_id": %q, "updated": %q}]`,
-		id, name, deleteID, time.Now().UTC().Format(time.RFC3339))
-	if err := os.MkdirAll(filepath.Join(state, "synops"), 0o700); err != nil {
+	addJournalEntry(t, state, map[string]string{"room_id": id, "name": name, "stage": "deleting", "delete_id": deleteID})
+	return id
+}
+
+// requestedDeletion creates a room with an application reference and writes
+// the journal entry a run leaves when it stops just before its delete
+// request reached Synapse: stage "requested", no delete ID. Nothing asks
+// Synapse to delete the room: only synops finishing the journal can.
+func requestedDeletion(t *testing.T, state, name string) (roomID string) {
+	t.Helper()
+	id := roomWithRef(t, name)
+	if err := bed.WaitSettled(roomsCtx(t), 90*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(state, "synops", "rooms-journal.json"), []byte(journal), 0o600); err != nil {
+	addJournalEntry(t, state, map[string]string{"room_id": id, "name": name, "stage": "requested"})
+	return id
+}
+
+func roomWithRef(t *testing.T, name string) string {
+	t.Helper()
+	ctx := roomsCtx(t)
+	id, err := bed.Synapse.CreateRoom(ctx, synapsetest.RoomSpec{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, bed.AppDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	slug := fmt.Sprintf("%s-%d", name, time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, `INSERT INTO "events" ("slug","name","startDate","endDate","matrixRoomId") VALUES ($1,$1,now(),now(),$2)`, slug, id); err != nil {
 		t.Fatal(err)
 	}
 	return id
+}
+
+type journalEntry struct {
+	RoomID   string `json:"room_id"`
+	Stage    string `json:"stage"`
+	DeleteID string `json:"delete_id"`
+}
+
+// addJournalEntry adds e to the room journal in state/synops.
+func addJournalEntry(t *testing.T, state string, e map[string]string) {
+	t.Helper()
+	path := filepath.Join(state, "synops", "rooms-journal.json")
+	var list []map[string]string
+	if data, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(data, &list); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e["updated"] = time.Now().UTC().Format(time.RFC3339)
+	data, err := json.Marshal(append(list, e))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readJournal(t *testing.T, state string) map[string]journalEntry {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(state, "synops", "rooms-journal.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []journalEntry
+	if err := json.Unmarshal(data, &list); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]journalEntry{}
+	for _, e := range list {
+		out[e.RoomID] = e
+	}
+	return out
+}
+
+// deleteTasks lists Synapse's room deletions of roomID, whatever their status.
+func deleteTasks(t *testing.T, roomID string) []synapse.ScheduledTask {
+	t.Helper()
+	tasks, err := bed.Synapse.Client().ScheduledTasks(roomsCtx(t), "shutdown_and_purge_room", roomID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tasks
+}
+
+// TestRoomsChangesCLI: block, unblock, purge-history and delete --block from
+// the command line, each checked by reading Synapse's state back.
+func TestRoomsChangesCLI(t *testing.T) {
+	ctx := roomsCtx(t)
+	env, state := roomsCLIEnv(t)
+	cl := bed.Synapse.Client()
+	room, err := bed.Synapse.CreateRoom(ctx, synapsetest.RoomSpec{Name: "cli-changes", Messages: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocked := func(id string) bool {
+		t.Helper()
+		b, _, err := cl.RoomBlocked(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+
+	out, errs, code := cli(t, env, "rooms", "block", room, "--yes", "--confirm="+room)
+	if code != 0 || !strings.Contains(out, "blocked "+room) {
+		t.Fatalf("rooms block: exit %d\n%s%s", code, out, errs)
+	}
+	if b, by, err := cl.RoomBlocked(ctx, room); err != nil || !b || by != bed.Synapse.AdminUserID {
+		t.Errorf("after rooms block: blocked %v by %q (%v), want blocked by %s", b, by, err, bed.Synapse.AdminUserID)
+	}
+	out, errs, code = cli(t, env, "rooms", "unblock", room, "--yes", "--confirm="+room)
+	if code != 0 || !strings.Contains(out, "unblocked "+room) || blocked(room) {
+		t.Errorf("rooms unblock: exit %d, blocked %v\n%s%s", code, blocked(room), out, errs)
+	}
+
+	// Messages older than a second go, except the room's newest event, which
+	// Synapse keeps; the state stays.
+	db, err := pgx.Connect(ctx, bed.SynapseDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	messages := func() (n int, newest string) {
+		t.Helper()
+		if err := db.QueryRow(ctx, `SELECT count(*) FROM events WHERE room_id = $1 AND type = 'm.room.message'`, room).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.QueryRow(ctx, `SELECT event_id FROM events WHERE room_id = $1 ORDER BY stream_ordering DESC LIMIT 1`, room).Scan(&newest); err != nil {
+			t.Fatal(err)
+		}
+		return n, newest
+	}
+	n, newest := messages()
+	if n != 6 {
+		t.Fatalf("seeded %d messages, want 6", n)
+	}
+	before, err := cl.Room(ctx, room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	out, errs, code = cli(t, env, "rooms", "purge-history", room, "--before", "1s", "--local", "--yes", "--confirm="+room, "--without-backup")
+	if code != 0 || !strings.Contains(out, "purged the history of "+room) {
+		t.Fatalf("rooms purge-history: exit %d\n%s%s", code, out, errs)
+	}
+	var left []string
+	rows, err := db.Query(ctx, `SELECT event_id FROM events WHERE room_id = $1 AND type = 'm.room.message'`, room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		left = append(left, id)
+	}
+	if len(left) != 1 || left[0] != newest {
+		t.Errorf("messages after purge-history --before 1s: %v, want only the newest event %s", left, newest)
+	}
+	if after, err := cl.Room(ctx, room); err != nil || after.StateEvents != before.StateEvents {
+		t.Errorf("state events after purge-history: %+v (%v), want %d", after, err, before.StateEvents)
+	}
+
+	if err := bed.WaitSettled(ctx, 90*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code = cli(t, env, "rooms", "delete", room, "--block", "--yes", "--confirm="+room, "--without-backup")
+	if code != 0 || !strings.Contains(out, "deleted "+room) {
+		t.Fatalf("rooms delete --block: exit %d\n%s%s", code, out, errs)
+	}
+	if cliRoomExists(t, room) {
+		t.Error("the room survived rooms delete")
+	}
+	if !blocked(room) {
+		t.Error("rooms delete --block left the room ID unblocked")
+	}
+	tasks := deleteTasks(t, room)
+	if j := readJournal(t, state)[room]; len(tasks) != 1 || tasks[0].Status != "complete" || j.DeleteID != tasks[0].ID {
+		t.Errorf("Synapse's deletions of the room: %+v, journal %+v; want one, complete, the journal's", tasks, j)
+	}
+	var kinds []string
+	es, err := audit.Read(filepath.Join(state, "synops", "audit.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if e.Target == room && e.Phase == "end" && e.Outcome == "ok" {
+			kinds = append(kinds, e.Action)
+		}
+	}
+	if got, want := strings.Join(kinds, " "), "rooms.block rooms.unblock rooms.purge_history rooms.delete"; got != want {
+		t.Errorf("audit log: ok ends %q, want %q", got, want)
+	}
 }

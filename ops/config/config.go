@@ -92,6 +92,10 @@ type TokenSource struct {
 	Env     string   // environment variable name
 	File    string   // file path; must not be group/world readable
 	Command []string // argv; stdout (trimmed) is the token
+	// PassEnv names variables the command may see although synops keeps
+	// them from children (MATRIX_ADMIN_TOKEN, PGPASSWORD, SYNOPS_*: see
+	// ops/proc). yaml token.pass_env.
+	PassEnv []string
 }
 
 // DefaultTokenEnv is the environment variable read when no token source is given.
@@ -621,7 +625,10 @@ func (l *loader) resolveToken(p *fileProfile) {
 		}
 		if t.Command != nil {
 			n++
-			r.Token = TokenSource{Command: append([]string(nil), t.Command...)}
+			r.Token = TokenSource{Command: append([]string(nil), t.Command...), PassEnv: append([]string(nil), t.PassEnv...)}
+		}
+		if len(t.PassEnv) > 0 && t.Command == nil {
+			l.problem("token.pass_env in %s applies to token.command only: remove it or give a command", l.profOrigin)
 		}
 		switch {
 		case n > 1:

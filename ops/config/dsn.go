@@ -179,7 +179,10 @@ func partsOf(u *url.URL) (dsnParts, bool) {
 	p.host = u.Hostname()
 	p.port = u.Port()
 	p.db = strings.TrimPrefix(u.Path, "/")
-	if strings.ContainsAny(p.db, "@/:") || strings.Trim(p.port, "0123456789") != "" {
+	// An '@', '/' or ':' written as is in the path is a piece of a password
+	// ("postgres://u:pa/ss@h/db" parses as host u, path /ss@h/db); written
+	// %-escaped it is part of the database name.
+	if strings.ContainsAny(strings.TrimPrefix(u.EscapedPath(), "/"), "@/:") || strings.Trim(p.port, "0123456789") != "" {
 		return dsnParts{}, false
 	}
 	q := u.Query()

@@ -92,3 +92,34 @@ func FormatDuration(d time.Duration) string {
 	}
 	return d.String()
 }
+
+// DurationValue is a command-line flag read with ParseDuration, so that
+// every duration flag takes what the config file takes ("30d", "1d12h") and
+// refuses what it refuses. It implements pflag.Value.
+type DurationValue struct{ d *time.Duration }
+
+// NewDurationValue sets *p to def and returns the flag value that sets *p.
+func NewDurationValue(p *time.Duration, def time.Duration) *DurationValue {
+	*p = def
+	return &DurationValue{d: p}
+}
+
+// Set parses s.
+func (v *DurationValue) Set(s string) error {
+	d, err := ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*v.d = d
+	return nil
+}
+
+func (v *DurationValue) String() string {
+	if v == nil || v.d == nil {
+		return ""
+	}
+	return FormatDuration(*v.d)
+}
+
+// Type names the value in usage texts.
+func (v *DurationValue) Type() string { return "duration" }

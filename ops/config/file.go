@@ -49,6 +49,7 @@ type fileToken struct {
 	Env     *string  `yaml:"env"`
 	File    *string  `yaml:"file"`
 	Command []string `yaml:"command"`
+	PassEnv []string `yaml:"pass_env"`
 }
 
 type fileServices struct {

@@ -294,7 +294,10 @@ func (h *Homeserver) discoverDatabase(f hsFile) {
 		h.note("database.args in %s names no database: set synapse_db_dsn in the profile", h.Path)
 		return
 	}
-	u := url.URL{Scheme: "postgres", Path: "/" + db}
+	// '@' and ':' are allowed in a URL path, but escaped they cannot be
+	// mistaken for the end of a password (see partsOf).
+	escaped := strings.NewReplacer("@", "%40", ":", "%3A").Replace(url.PathEscape(db))
+	u := url.URL{Scheme: "postgres", Path: "/" + db, RawPath: "/" + escaped}
 	user, password := get("user"), string(args["password"])
 	switch {
 	case password != "":

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode"
 
+	"synops/ops/proc"
 	"synops/synapse"
 )
 
@@ -36,7 +37,7 @@ func (r *Resolved) LoadToken(ctx context.Context) (synapse.Secret, error) {
 	case len(src.Command) > 0:
 		what = "command " + src.Command[0]
 		empty = what + " printed nothing on stdout"
-		tok, err = runTokenCommand(ctx, src.Command)
+		tok, err = runTokenCommand(ctx, src.Command, src.PassEnv)
 	case src.File != "":
 		what = "file " + src.File
 		empty = "token " + what + " is empty"
@@ -101,19 +102,25 @@ func readTokenFile(path string) (string, error) {
 	return string(data), nil
 }
 
-// runTokenCommand runs argv without a shell. Its stdout is the token, so no error
-// ever includes it; stderr is shown, cut short.
-func runTokenCommand(ctx context.Context, argv []string) (string, error) {
+// runTokenCommand runs argv without a shell, through ops/proc: it sees
+// synops' environment without the secrets synops holds (MATRIX_ADMIN_TOKEN,
+// PGPASSWORD, SYNOPS_*) except those pass names. Its stdout is the token, so
+// no error ever includes it; stderr is shown, cut short.
+func runTokenCommand(ctx context.Context, argv, pass []string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, tokenCommandTimeout)
 	defer cancel()
 	name := argv[0]
-	cmd := exec.CommandContext(ctx, name, argv[1:]...)
+	// It keeps synops' process group: pass may ask for a passphrase on the
+	// terminal. A child still holding stdout must not hang us for long.
+	cmd, err := proc.Command(ctx, argv, proc.Options{Pass: pass, KeepGroup: true, WaitDelay: time.Second})
+	if err != nil {
+		return "", fmt.Errorf("token command: %w", err)
+	}
 	stdout := &capBuffer{max: maxTokenBytes}
 	stderr := &capBuffer{max: 4 * maxStderrShown}
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
-	cmd.WaitDelay = time.Second // a child still holding stdout must not hang us
-	err := cmd.Run()
+	err = cmd.Run()
 	if err != nil {
 		switch {
 		case errors.Is(ctx.Err(), context.DeadlineExceeded):

@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,6 +107,64 @@ func TestLoadTokenCommand(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The token command is a real child: it sees synops' environment without
+// the secrets synops holds, unless token.pass_env names one.
+func TestTokenCommandEnvironment(t *testing.T) {
+	t.Setenv("MATRIX_ADMIN_TOKEN", "syt_parent_token_0001")
+	t.Setenv("PGPASSWORD", "pg-parent-secret")
+	t.Setenv("SYNOPS_APP_DB_DSN", "postgres://u:dsn-parent-secret@h/db")
+	t.Setenv("SYNOPS_LIVEKIT_URL", "http://lk:lk-secret@127.0.0.1:7880")
+	t.Setenv("PASSWORD_STORE_DIR", "/home/op/.password-store")
+	dir := t.TempDir()
+	envOf := func(t *testing.T, pass []string) string {
+		t.Helper()
+		out := filepath.Join(dir, t.Name()[len("TestTokenCommandEnvironment/"):]+".env")
+		cfg := filepath.Join(dir, "config.yaml")
+		yaml := fmt.Sprintf("profiles:\n  p:\n    homeserver_url: http://127.0.0.1:8008\n    token:\n      command: [\"sh\", \"-c\", \"env > %s; echo syt_from_command\"]\n", out)
+		if len(pass) > 0 {
+			yaml += fmt.Sprintf("      pass_env: [%s]\n", strings.Join(pass, ", "))
+		}
+		if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r, err := Load(context.Background(), Flags{Config: &cfg}, os.Getenv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := r.LoadToken(context.Background())
+		if err != nil || tok.Reveal() != "syt_from_command" {
+			t.Fatalf("LoadToken = %q, %v", tok.Reveal(), err)
+		}
+		data, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	t.Run("default", func(t *testing.T) {
+		env := envOf(t, nil)
+		for _, hidden := range []string{"MATRIX_ADMIN_TOKEN=", "syt_parent_token", "PGPASSWORD=", "SYNOPS_"} {
+			if strings.Contains(env, hidden) {
+				t.Errorf("the token command saw %q in its environment:\n%s", hidden, env)
+			}
+		}
+		for _, kept := range []string{"PATH=", "PASSWORD_STORE_DIR=/home/op/.password-store"} {
+			if !strings.Contains(env, kept) {
+				t.Errorf("the token command's environment lacks %q:\n%s", kept, env)
+			}
+		}
+	})
+	t.Run("pass_env", func(t *testing.T) {
+		env := envOf(t, []string{"PGPASSWORD"})
+		if !strings.Contains(env, "PGPASSWORD=pg-parent-secret") {
+			t.Errorf("pass_env: [PGPASSWORD], but the command did not see it:\n%s", env)
+		}
+		if strings.Contains(env, "MATRIX_ADMIN_TOKEN=") {
+			t.Errorf("pass_env named PGPASSWORD only, but the command saw MATRIX_ADMIN_TOKEN")
+		}
+	})
 }
 
 func TestLoadTokenCommandCancelled(t *testing.T) {

@@ -373,3 +373,60 @@ func TestSynapseStopped(t *testing.T) {
 	v = run(t, bedDeps(), diagnose.CannotJoinRooms)
 	want(t, find(t, v, "Synapse responds"), health.Crit, `cannot reach Synapse`)
 }
+
+// TestLogErrorsWarn drives the "errors in Synapse's log" finding to a
+// warning with a real error of the bed's Synapse: a room queued for a
+// sliding-sync recalculation cannot be deleted (element-hq/synapse#19822),
+// and Synapse logs the failed task at ERROR.
+func TestLogErrorsWarn(t *testing.T) {
+	ctx := ctxT(t)
+	errorLines := func(f diagnose.Finding) int {
+		t.Helper()
+		if f.Status == health.OK {
+			return 0
+		}
+		var n int
+		if _, err := fmt.Sscanf(f.Evidence, "%d ERROR or CRITICAL lines", &n); err != nil {
+			t.Fatalf("evidence %q does not count the error lines", f.Evidence)
+		}
+		return n
+	}
+	before := errorLines(find(t, run(t, bedDeps(), diagnose.RoomSyncFailing), "errors in Synapse's log"))
+
+	room, err := bed.Synapse.CreateRoom(ctx, synapsetest.RoomSpec{Name: "diag-log-error"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, bed.SynapseDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, `INSERT INTO sliding_sync_joined_rooms_to_recalculate (room_id) VALUES ($1) ON CONFLICT DO NOTHING`, room); err != nil {
+		t.Fatal(err)
+	}
+	cl := bed.Synapse.Client()
+	deleteID, err := cl.DeleteRoom(ctx, room, synapse.DeleteRoomOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := cl.WaitDelete(ctx, deleteID, 100*time.Millisecond, nil); err == nil || st == nil || st.Status != "failed" {
+		t.Fatalf("deleting a room queued for recalculation: %+v, %v; want Synapse's task to fail", st, err)
+	}
+	t.Cleanup(func() { // leave the bed without the queued room
+		ctx := context.Background()
+		_, _ = conn.Exec(ctx, `DELETE FROM sliding_sync_joined_rooms_to_recalculate WHERE room_id = $1`, room)
+		if id, err := cl.DeleteRoom(ctx, room, synapse.DeleteRoomOptions{}); err == nil {
+			_, _ = cl.WaitDelete(ctx, id, 100*time.Millisecond, nil)
+		}
+	})
+
+	f := find(t, run(t, bedDeps(), diagnose.RoomSyncFailing), "errors in Synapse's log")
+	want(t, f, health.Warn, `^[1-9]\d* ERROR or CRITICAL lines in the last \d+ lines of `+regexp.QuoteMeta(bed.Synapse.LogPath)+`; the latest: `)
+	if after := errorLines(f); after <= before {
+		t.Errorf("%d error lines after Synapse's task failed, %d before; want more", after, before)
+	}
+	if !strings.Contains(f.Hint, "synops logs") {
+		t.Errorf("hint %q does not say how to follow the log", f.Hint)
+	}
+}

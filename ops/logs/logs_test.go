@@ -221,15 +221,39 @@ func TestFileMissingAndUnreadable(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "log.file") {
 		t.Errorf("got %v, want an error that says to set log.file", err)
 	}
-	if os.Geteuid() != 0 {
-		p := filepath.Join(t.TempDir(), "secret.log")
-		writeFile(t, p, "x\n", 0)
-		os.Chmod(p, 0)
-		_, err := logs.Follow(context.Background(), logs.Source{File: p}, 10)
-		if err == nil || !strings.Contains(err.Error(), "permission denied") {
-			t.Errorf("got %v, want permission denied", err)
+	t.Run("permission denied", func(t *testing.T) {
+		// A log file only root can read (mode 0600, owned by root when the
+		// test runs as root). Root reads any file, so as root the check runs
+		// in a child: this test binary again, as nobody (uid 65534), which
+		// TestMain sends straight to followUnreadable.
+		dir, err := os.MkdirTemp("", "synops-logs-perm-")
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, "homeserver.log")
+		writeFile(t, p, "x\n", 0)
+		if err := os.Chmod(p, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		if os.Geteuid() != 0 {
+			if err := os.Chmod(p, 0); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("as uid %d: following a mode 0000 file", os.Geteuid())
+			got = followUnreadable(p)
+		} else {
+			t.Logf("as root: following a root-owned mode 0600 file as nobody (uid 65534) in a child process")
+			got = followAsNobody(t, dir, p)
+		}
+		if !strings.Contains(got, "permission denied") || !strings.Contains(got, "run synops as a user in the group that owns the log") {
+			t.Errorf("got %q, want permission denied and the advice", got)
+		}
+	})
 	if _, err := logs.Follow(context.Background(), logs.Source{}, 10); err == nil {
 		t.Error("empty source: got no error")
 	}

@@ -68,8 +68,7 @@ func (s *Service) ApplyDelete(ctx context.Context, p *ops.Plan, a ops.Approval, 
 			progress(pr)
 		}
 	})
-	finish(err, res)
-	return res, err
+	return res, errors.Join(err, finish(err, res))
 }
 
 // deleteOne deletes roomID (or resumes deleteID), waits, clears references.
@@ -121,21 +120,78 @@ func (s *Service) deleteOne(ctx context.Context, roomID, name string, o synapse.
 		}
 	}
 	if !known || entry.Stage != StageRefsPending {
-		st, err := s.Synapse.WaitDelete(ctx, res.DeleteID, s.poll(), func(st synapse.DeleteStatus) {
-			report("deleting", "Synapse: "+st.Status)
-		})
-		if err != nil {
-			if st != nil && st.Status == "failed" {
-				_ = s.journal(Entry{RoomID: roomID, Name: name, Stage: StageFailed, DeleteID: res.DeleteID, Error: err.Error()})
-			}
-			return res, fmt.Errorf("delete %s (delete %s): %w", roomID, res.DeleteID, err)
+		if err := s.waitDeleted(ctx, roomID, name, o, res, report); err != nil {
+			return res, err
 		}
-		res.Shutdown = st.Shutdown
 		if err := s.journal(Entry{RoomID: roomID, Name: name, Stage: StageRefsPending, DeleteID: res.DeleteID}); err != nil {
 			return res, err
 		}
 	}
 	return s.finishRefs(ctx, roomID, name, res, report)
+}
+
+// deleteRetryWait is the first pause before asking Synapse again to delete a
+// room whose deletion it reported failed; each next pause is twice as long.
+const (
+	deleteRetryWait = time.Second
+	deleteRetries   = 4
+)
+
+// waitDeleted follows res.DeleteID to its end. When Synapse reports the
+// deletion failed and the room is still there, it asks again after a pause,
+// a few times: right after a restart Synapse queues rooms for a sliding-sync
+// recalculation, and deleting one still queued fails with a foreign key
+// violation (element-hq/synapse#19822) until its background update has run,
+// seconds later. A failed task changed what it could and holds nothing, so
+// a new one is what the next run would send anyway.
+func (s *Service) waitDeleted(ctx context.Context, roomID, name string, o synapse.DeleteRoomOptions, res *DeleteResult, report func(stage, detail string)) error {
+	wait := deleteRetryWait
+	for retry := 0; ; retry++ {
+		st, err := s.Synapse.WaitDelete(ctx, res.DeleteID, s.poll(), func(st synapse.DeleteStatus) {
+			report("deleting", "Synapse: "+st.Status)
+		})
+		if err == nil {
+			res.Shutdown = st.Shutdown
+			return nil
+		}
+		failed := st != nil && st.Status == "failed"
+		if !failed || retry >= deleteRetries || ctx.Err() != nil {
+			if failed {
+				_ = s.journal(Entry{RoomID: roomID, Name: name, Stage: StageFailed, DeleteID: res.DeleteID, Error: err.Error()})
+			}
+			return fmt.Errorf("delete %s (delete %s): %w", roomID, res.DeleteID, err)
+		}
+		report("deleting", fmt.Sprintf("Synapse's delete %s failed (%s); asking again in %s", res.DeleteID, text.Clean(st.Error), wait))
+		if err := sleep(ctx, wait); err != nil {
+			return fmt.Errorf("delete %s (delete %s failed, not asked again): %w", roomID, res.DeleteID, err)
+		}
+		wait *= 2
+		if _, err := s.Synapse.Room(ctx, roomID); errors.Is(err, synapse.ErrNotFound) {
+			return nil // gone after all
+		}
+		if err := s.journal(Entry{RoomID: roomID, Name: name, Stage: StageRequested, DeleteID: res.DeleteID}); err != nil {
+			return err
+		}
+		id, err := s.Synapse.DeleteRoom(ctx, roomID, o)
+		if err != nil {
+			return fmt.Errorf("delete %s (again, after delete %s failed): %w", roomID, res.DeleteID, explain(err))
+		}
+		res.DeleteID = id
+		if err := s.journal(Entry{RoomID: roomID, Name: name, Stage: StageDeleting, DeleteID: id}); err != nil {
+			return err
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // finishRefs clears the app references of a room Synapse has deleted.
@@ -213,8 +269,7 @@ func (s *Service) ApplyBlock(ctx context.Context, p *ops.Plan, a ops.Approval) e
 		return err
 	}
 	err = s.Synapse.BlockRoom(ctx, params.RoomID, params.Block)
-	finish(err, nil)
-	return err
+	return errors.Join(err, finish(err, nil))
 }
 
 // PurgeHistoryRequest removes a room's events older than Before.
@@ -275,8 +330,7 @@ func (s *Service) ApplyPurgeHistory(ctx context.Context, p *ops.Plan, a ops.Appr
 	if err != nil {
 		err = fmt.Errorf("purge history of %s: %w", req.RoomID, explain(err))
 	}
-	finish(err, map[string]any{"purge_id": id})
-	return err
+	return errors.Join(err, finish(err, map[string]any{"purge_id": id}))
 }
 
 // runningDelete returns the ID of a scheduled or active delete task for

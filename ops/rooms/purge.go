@@ -89,6 +89,9 @@ type Candidate struct {
 	At      time.Time `json:"at"` // creation or newest event
 	Refs    int64     `json:"refs"`
 	Resume  Stage     `json:"resume,omitempty"` // unfinished stage from the journal
+	// Skip says why the room is left alone although it may match: a fact
+	// the criteria need (its name, its newest event) could not be read.
+	Skip string `json:"skip,omitempty"`
 }
 
 type purgeParams struct {
@@ -115,7 +118,8 @@ func (s *Service) PlanPurge(ctx context.Context, c Criteria) (*ops.Plan, []Candi
 		seen[picked[i].RoomID] = true
 		if s.Journal != nil {
 			if e, ok := s.Journal.Get(picked[i].RoomID); ok && e.Stage.unfinished() {
-				picked[i].Resume = e.Stage
+				// An approved deletion is finished whatever could not be read.
+				picked[i].Resume, picked[i].Skip = e.Stage, ""
 			}
 		}
 	}
@@ -132,6 +136,9 @@ func (s *Service) PlanPurge(ctx context.Context, c Criteria) (*ops.Plan, []Candi
 	sort.Slice(picked, func(i, j int) bool { return picked[i].At.Before(picked[j].At) })
 	if s.App != nil {
 		for i := range picked {
+			if picked[i].Skip != "" {
+				continue
+			}
 			refs, err := s.App.Count(ctx, picked[i].RoomID)
 			if err != nil {
 				return nil, nil, err
@@ -143,21 +150,27 @@ func (s *Service) PlanPurge(ctx context.Context, c Criteria) (*ops.Plan, []Candi
 	// job can approve a run whose size it cannot know in advance.
 	p := ops.NewPlan("rooms.purge", s.Server, s.Server, s.Environment, s.now())
 	var refs int64
-	resumed := 0
+	resumed, toDelete := 0, 0
+	var skipped []string
 	for _, r := range picked {
 		refs += r.Refs
 		if r.Resume != "" {
 			resumed++
 		}
+		if r.Skip != "" {
+			skipped = append(skipped, r.RoomID+" ("+r.Skip+")")
+		} else {
+			toDelete++
+		}
 	}
-	p.Steps = []ops.Step{{Title: fmt.Sprintf("delete and purge %d rooms (%s)", len(picked), c.Describe()), Risk: ops.Irreversible}}
+	p.Steps = []ops.Step{{Title: fmt.Sprintf("delete and purge %d rooms (%s)", toDelete, c.Describe()), Risk: ops.Irreversible}}
 	if c.Unfinished {
 		p.Steps[0].Title = fmt.Sprintf("finish %d room deletions earlier runs left unfinished", len(picked))
 	}
 	if refs > 0 {
 		p.Steps = append(p.Steps, ops.Step{Title: fmt.Sprintf("clear %d application references to them", refs), Risk: ops.Destructive})
 	}
-	p.LosesData = len(picked) > 0
+	p.LosesData = toDelete > 0
 	if c.Unfinished {
 		// Synapse has already removed, or is removing, a room whose delete
 		// it accepted: only one it may never have been asked about loses
@@ -174,9 +187,12 @@ func (s *Service) PlanPurge(ctx context.Context, c Criteria) (*ops.Plan, []Candi
 		}
 		p.LosesData = asked > 0
 	} else {
-		p.Impact = []string{fmt.Sprintf("%d of the server's rooms match; cut-off %s", len(picked), cutoff.UTC().Format("2006-01-02 15:04 MST"))}
+		p.Impact = []string{fmt.Sprintf("%d of the server's rooms match; cut-off %s", toDelete, cutoff.UTC().Format("2006-01-02 15:04 MST"))}
 		if resumed > 0 {
 			p.Impact = append(p.Impact, fmt.Sprintf("%d of them finish deletions an earlier run started", resumed))
+		}
+		if len(skipped) > 0 {
+			p.Impact = append(p.Impact, fmt.Sprintf("%d rooms are skipped, as what the criteria need could not be read: %s", len(skipped), list(skipped, 3)))
 		}
 	}
 	p.Params, _ = json.Marshal(purgeParams{Criteria: c, Rooms: picked})
@@ -200,12 +216,19 @@ func (s *Service) matching(ctx context.Context, c Criteria, cutoff time.Time) ([
 	}); err != nil {
 		return nil, fmt.Errorf("list rooms: %w", explain(err))
 	}
+	skip := map[string]string{} // room ID: why it cannot be judged
 	if c.pattern != nil {
-		if err := s.fillNames(ctx, rooms); err != nil {
+		unread, err := s.fillNames(ctx, rooms)
+		if err != nil {
 			return nil, err
 		}
 		kept := rooms[:0]
 		for _, r := range rooms {
+			if why, ok := unread[r.RoomID]; ok {
+				skip[r.RoomID] = "could not read its name for --match: " + why
+				kept = append(kept, r)
+				continue
+			}
 			if c.pattern.MatchString(r.Name) || c.pattern.MatchString(r.CanonicalAlias) {
 				kept = append(kept, r)
 			}
@@ -230,20 +253,23 @@ func (s *Service) matching(ctx context.Context, c Criteria, cutoff time.Time) ([
 		if !ok || !at.Before(cutoff) {
 			return nil
 		}
-		if c.Inactive {
+		cand := Candidate{RoomID: r.RoomID, Name: r.Name, Alias: r.CanonicalAlias, Members: r.JoinedMembers, At: at, Skip: skip[r.RoomID]}
+		if c.Inactive && cand.Skip == "" {
 			last, err := s.Synapse.RoomLastEventAt(ctx, r.RoomID)
-			if err != nil {
+			switch {
+			case err != nil && fatalRead(ctx, err):
 				return fmt.Errorf("newest event of %s: %w", r.RoomID, explain(err))
+			case err != nil:
+				cand.Skip = "could not read its newest event for --inactive: " + err.Error()
+			case last.After(at):
+				cand.At = last
 			}
-			if last.After(at) {
-				at = last
-			}
-			if !at.Before(cutoff) {
+			if !cand.At.Before(cutoff) {
 				return nil
 			}
 		}
 		mu.Lock()
-		picked = append(picked, Candidate{RoomID: r.RoomID, Name: r.Name, Alias: r.CanonicalAlias, Members: r.JoinedMembers, At: at})
+		picked = append(picked, cand)
 		mu.Unlock()
 		return nil
 	})
@@ -255,20 +281,32 @@ func (s *Service) matching(ctx context.Context, c Criteria, cutoff time.Time) ([
 
 // fillNames reads the name and alias of listed rooms that show neither: the
 // room list takes them from current state, which a room no local user is in
-// any more no longer has, though its timeline does.
-func (s *Service) fillNames(ctx context.Context, rooms []synapse.Room) error {
+// any more no longer has, though its timeline does. A room whose timeline
+// cannot be read (its reads time out while a purge lock a killed Synapse
+// left behind is held, say) is returned in unread with the reason, and the
+// others go on; only an error that every room would meet (Synapse down, the
+// token refused) stops it.
+func (s *Service) fillNames(ctx context.Context, rooms []synapse.Room) (unread map[string]string, err error) {
 	var nameless []int
 	for i, r := range rooms {
 		if r.Name == "" && r.CanonicalAlias == "" {
 			nameless = append(nameless, i)
 		}
 	}
-	return parallel(ctx, len(nameless), 8, func(k int) error {
+	var mu sync.Mutex
+	unread = map[string]string{}
+	err = parallel(ctx, len(nameless), 8, func(k int) error {
 		r := &rooms[nameless[k]]
 		for _, typ := range []string{"m.room.name", "m.room.canonical_alias"} {
 			ev, err := s.Synapse.RoomNewestEvent(ctx, r.RoomID, typ)
-			if err != nil {
+			if err != nil && fatalRead(ctx, err) {
 				return fmt.Errorf("name of %s: %w", r.RoomID, explain(err))
+			}
+			if err != nil {
+				mu.Lock()
+				unread[r.RoomID] = err.Error()
+				mu.Unlock()
+				return nil
 			}
 			if ev == nil {
 				continue
@@ -286,6 +324,22 @@ func (s *Service) fillNames(ctx context.Context, rooms []synapse.Room) error {
 		}
 		return nil
 	})
+	return unread, err
+}
+
+// fatalRead reports whether a failed read of one room means the run cannot
+// go on: the run was stopped, Synapse cannot be reached at all, or the
+// token is refused. Anything else (a read that timed out after its retries,
+// a 5xx, a room gone meanwhile) concerns that room only.
+func fatalRead(ctx context.Context, err error) bool {
+	return ctx.Err() != nil || synapseDown(err) || errors.Is(err, synapse.ErrForbidden) || errors.Is(err, synapse.ErrUnknownToken)
+}
+
+// synapseDown reports whether err says Synapse is not there (a refused
+// connection, no route, an unknown host). A request that timed out is not
+// proof of that: Synapse may be busy with that one room.
+func synapseDown(err error) bool {
+	return synapse.IsUnreachable(err) && !errors.Is(err, context.DeadlineExceeded)
 }
 
 // Outcome is one room's result in a purge run.
@@ -337,7 +391,7 @@ func (s *Service) ApplyPurge(ctx context.Context, p *ops.Plan, a ops.Approval, p
 	rep := &Report{Outcomes: make([]Outcome, len(params.Rooms))}
 	var mu sync.Mutex
 	done := 0
-	var down atomic.Pointer[string] // why Synapse stopped answering, once it has
+	var down atomic.Pointer[string] // why Synapse stopped answering (refused connections, not one slow room), once it has
 	_ = parallel(ctx, len(params.Rooms), s.concurrency(), func(i int) error {
 		r := params.Rooms[i]
 		var o Outcome
@@ -370,13 +424,17 @@ func (s *Service) ApplyPurge(ctx context.Context, p *ops.Plan, a ops.Approval, p
 	if n := rep.Count("pending") + rep.Count("failed"); n > 0 {
 		runErr = fmt.Errorf("%d of %d rooms not finished: run the same purge again to finish them", n, len(rep.Outcomes))
 	}
-	finish(runErr, map[string]int{"deleted": rep.Count("deleted"), "pending": rep.Count("pending"),
+	ferr := finish(runErr, map[string]int{"deleted": rep.Count("deleted"), "pending": rep.Count("pending"),
 		"skipped": rep.Count("skipped"), "failed": rep.Count("failed")})
-	return rep, runErr
+	return rep, errors.Join(runErr, ferr)
 }
 
 func (s *Service) purgeOne(ctx context.Context, r Candidate, c Criteria, cutoff time.Time) Outcome {
 	o := Outcome{RoomID: r.RoomID, Name: r.Name}
+	if r.Skip != "" && r.Resume == "" {
+		o.Status, o.Reason = "skipped", r.Skip
+		return o
+	}
 	if r.Resume != "" && s.Journal != nil {
 		if e, ok := s.Journal.Get(r.RoomID); ok && !e.Stage.unfinished() {
 			o.Status, o.Reason = "skipped", "another run finished it ("+string(e.Stage)+")"
@@ -384,10 +442,17 @@ func (s *Service) purgeOne(ctx context.Context, r Candidate, c Criteria, cutoff 
 		}
 	}
 	if r.Resume == "" {
-		if why, err := s.stillMatches(ctx, r, c, cutoff); err != nil {
-			o.Status, o.Reason, o.unreachable = "pending", err.Error(), synapse.IsUnreachable(err)
+		why, err := s.stillMatches(ctx, r, c, cutoff)
+		switch {
+		case err != nil && fatalRead(ctx, err):
+			o.Status, o.Reason, o.unreachable = "pending", err.Error(), synapseDown(err)
 			return o
-		} else if why != "" {
+		case err != nil:
+			// Nothing was asked of Synapse for this room: leave it to the
+			// next run and go on with the others.
+			o.Status, o.Reason = "skipped", "could not check it still matches: "+err.Error()
+			return o
+		case why != "":
 			o.Status, o.Reason = "skipped", why
 			return o
 		}
@@ -400,7 +465,7 @@ func (s *Service) purgeOne(ctx context.Context, r Candidate, c Criteria, cutoff 
 	case err == nil:
 		o.Status = "deleted"
 	case ctx.Err() != nil || synapse.IsUnreachable(err) || isServerError(err):
-		o.Status, o.Reason, o.unreachable = "pending", err.Error(), synapse.IsUnreachable(err)
+		o.Status, o.Reason, o.unreachable = "pending", err.Error(), synapseDown(err)
 	default:
 		o.Status, o.Reason = "failed", err.Error()
 	}
@@ -441,4 +506,12 @@ func errText(err error) string {
 		return "stopped"
 	}
 	return strings.TrimSpace(err.Error())
+}
+
+// list joins the first n items and says how many more there are.
+func list(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, "; ")
+	}
+	return strings.Join(items[:n], "; ") + fmt.Sprintf(" and %d more", len(items)-n)
 }

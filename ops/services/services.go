@@ -13,10 +13,9 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"syscall"
-	"time"
 
 	"synops/ops/config"
+	"synops/ops/proc"
 	"synops/ops/text"
 )
 
@@ -27,10 +26,13 @@ type Runner interface {
 	Run(ctx context.Context, argv []string) (stdout []byte, err error)
 }
 
-// Exec is the real Runner: exec without a shell. Env nil inherits synops'
-// environment.
+// Exec is the real Runner: exec without a shell, through ops/proc. Env is
+// the environment to start from (nil: synops' own); either way the
+// variables that hold synops' secrets are taken out (proc.Env) unless Pass
+// names them.
 type Exec struct {
-	Env []string
+	Env  []string
+	Pass []string
 }
 
 // stderrKeep is how much of a failing command's standard error the error keeps.
@@ -107,22 +109,7 @@ func (x Exec) Start(ctx context.Context, argv []string) (io.ReadCloser, func() e
 }
 
 func (x Exec) command(ctx context.Context, argv []string) (*exec.Cmd, error) {
-	if len(argv) == 0 || argv[0] == "" {
-		return nil, errors.New("run: empty command")
-	}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = x.Env
-	// A group of its own, so cancelling kills the children too (docker compose
-	// plugins, a shell wrapper's sleep) and none keeps our pipes open.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error {
-		if cmd.Process == nil {
-			return nil
-		}
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
-	cmd.WaitDelay = 2 * time.Second
-	return cmd, nil
+	return proc.Command(ctx, argv, proc.Options{Environ: x.Env, Pass: x.Pass})
 }
 
 func exitError(ctx context.Context, name string, err error, stderr []byte) error {

@@ -153,12 +153,56 @@ func TestRunCancelKillsChildren(t *testing.T) {
 }
 
 func TestEnv(t *testing.T) {
-	stub := servicestest.Install(t, "docker", `echo "$SYNOPS_TEST_VAR"`)
-	env := []string{"SYNOPS_TEST_VAR=set", "PATH=" + filepath.Dir(stub.Path)}
+	stub := servicestest.Install(t, "docker", `echo "$SERVICES_TEST_VAR"`)
+	env := []string{"SERVICES_TEST_VAR=set", "PATH=" + filepath.Dir(stub.Path)}
 	out, err := services.Exec{Env: env}.Run(ctxT(t, 10*time.Second), []string{"docker"})
 	if err != nil || strings.TrimSpace(string(out)) != "set" {
 		t.Errorf("got %q, %v; want set", out, err)
 	}
+}
+
+// docker, journalctl and systemctl run with synops' environment minus the
+// secrets it holds: a real child prints what it got.
+func TestChildEnvironmentHidesSecrets(t *testing.T) {
+	t.Setenv("MATRIX_ADMIN_TOKEN", "syt_parent_token_0002")
+	t.Setenv("PGPASSWORD", "pg-parent-secret")
+	t.Setenv("SYNOPS_SYNAPSE_DB_DSN", "postgres://u:dsn-parent-secret@h/db")
+	t.Setenv("DOCKER_HOST", "unix:///run/docker.sock")
+	servicestest.Install(t, "docker", `env`)
+	servicestest.Install(t, "journalctl", `env`)
+	check := func(what, env string, hidden, kept []string) {
+		t.Helper()
+		for _, h := range hidden {
+			if strings.Contains(env, h) {
+				t.Errorf("%s saw %q:\n%s", what, h, env)
+			}
+		}
+		for _, k := range kept {
+			if !strings.Contains(env, k) {
+				t.Errorf("%s lacks %q:\n%s", what, k, env)
+			}
+		}
+	}
+	out, err := services.Exec{}.Run(ctxT(t, 10*time.Second), []string{"docker", "stats"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("docker (Run)", string(out), []string{"MATRIX_ADMIN_TOKEN", "syt_parent", "PGPASSWORD", "SYNOPS_"}, []string{"DOCKER_HOST=unix:///run/docker.sock", "PATH="})
+
+	rc, wait, err := services.Exec{}.Start(ctxT(t, 10*time.Second), []string{"journalctl", "-f"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(rc)
+	rc.Close()
+	_ = wait()
+	check("journalctl (Start)", string(data), []string{"MATRIX_ADMIN_TOKEN", "PGPASSWORD", "SYNOPS_"}, []string{"PATH="})
+
+	out, err = services.Exec{Pass: []string{"PGPASSWORD"}}.Run(ctxT(t, 10*time.Second), []string{"docker"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("docker with Pass", string(out), []string{"MATRIX_ADMIN_TOKEN"}, []string{"PGPASSWORD=pg-parent-secret"})
 }
 
 func TestStartMergesOutput(t *testing.T) {

@@ -436,7 +436,9 @@ func (s *Service) Apply(ctx context.Context, p *ops.Plan, a ops.Approval, progre
 		err = fmt.Errorf("%s %s: %w", pr.Action.Verb(), pr.UserID, explain(err))
 	}
 	s.debug("users: applied", "action", pr.Action, "user", pr.UserID, "plan", p.ID, "err", err)
-	finish(err, detail)
+	// The change happened (or failed) whether or not its end line could be
+	// written; a lost record is said, not dropped.
+	err = errors.Join(err, finish(err, detail))
 	if err == nil {
 		report("done", res.Summary)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"synops/ops/health"
+	"synops/ops/users"
 	"synops/synapse"
 )
 
@@ -57,29 +59,44 @@ func benchUpDown(b *testing.B, m *Model) {
 	}
 }
 
-// BenchmarkRoomsMemory100k loads 100k rooms (names, 44-character IDs and
-// aliases as Synapse's list returns them) into the console's root model and
-// the Rooms pane, draws it, and reports the process's resident memory after a
-// collection, which is what the console holds beyond its start-up.
-func BenchmarkRoomsMemory100k(b *testing.B) {
+// BenchmarkMemory100k loads 100k rooms (names, 44-character IDs and
+// aliases as Synapse's list returns them) and 100k accounts into the
+// console's root model, the Rooms and the Users pane, draws both, and reports
+// the process's resident memory after a collection.
+func BenchmarkMemory100k(b *testing.B) {
 	rs := make([]synapse.Room, 100000)
 	for i := range rs {
 		rs[i] = synapse.Room{RoomID: fmt.Sprintf("!%043d", i), Name: fmt.Sprintf("Event: community meetup number %06d", i),
 			CanonicalAlias: fmt.Sprintf("#event-%06d:matrix.example.org", i), Creator: "@organiser:matrix.example.org",
 			Version: "10", JoinRules: "public", HistoryVisibility: "shared", JoinedMembers: i % 50, JoinedLocalMembers: i % 7, StateEvents: 12}
 	}
+	us := make([]users.User, 100000)
+	for i := range us {
+		us[i] = users.User{ListedUser: synapse.ListedUser{Name: fmt.Sprintf("@member-%06d:matrix.example.org", i),
+			DisplayName: fmt.Sprintf("Community member %06d", i), AvatarURL: "mxc://matrix.example.org/abcdefghijklmnopqrstuvwx",
+			CreationTS: fixedNow.UnixMilli() - int64(i)*60000, LastSeenTS: fixedNow.UnixMilli()}}
+	}
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(MemoryLimit))
 	before := rssMB(b)
-	m, rp := roomsRoot(b, false, 10, 160, 48)
-	rp.list.gen = 2
-	m.Update(roomsLoadedMsg{gen: 2, rooms: rs, at: fixedNow})
-	rs = nil
-	for b.Loop() {
+	c := testCommon(false)
+	rp, up := NewRoomsPane(c, nil), NewUsersPane(c, nil)
+	m := New(c, NewHealthPane(c, HealthDeps{Source: noSource{}}, 2*time.Second), rp, up)
+	m.Update(tea.WindowSizeMsg{Width: 160, Height: 48})
+	rp.list.gen, up.list.gen = 1, 1
+	m.Update(roomsLoadedMsg{gen: 1, rooms: rs, at: fixedNow})
+	m.Update(usersLoadedMsg{gen: 1, users: us, at: fixedNow})
+	rs, us = nil, nil
+	for i := 0; b.Loop(); i++ {
+		m.Update(press([]string{"2", "3"}[i%2]))
 		_ = m.View()
 	}
 	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
 	after := rssMB(b)
+	b.Logf("resident %.0f MB; Go heap in use %d MB (memory limit %d MB, as the console sets)", after, ms.HeapInuse>>20, MemoryLimit>>20)
 	b.ReportMetric(after, "MB-rss")
-	b.ReportMetric(after-before, "MB-rss-for-100k-rooms")
+	b.ReportMetric(after-before, "MB-rss-for-100k-rooms-and-users")
 	runtime.KeepAlive(m)
 }
 

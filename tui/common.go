@@ -38,6 +38,13 @@ type Common struct {
 	Notice string
 }
 
+// MemoryLimit is the soft limit the console gives Go's runtime
+// (debug.SetMemoryLimit): with 100k rooms and 100k accounts listed the live
+// data is about 80 MB, and the default collector would let the heap grow to
+// twice that before collecting. Over the limit the collector works harder; it
+// never fails an allocation.
+const MemoryLimit = 128 << 20
+
 // NewCommon fills in defaults for what is not set.
 func NewCommon(c Common) *Common {
 	if c.Ctx == nil {

@@ -32,7 +32,7 @@ func (r *revealBox) view(s *Styles, width int) string {
 	lines := []string{
 		s.DialogTitle.Render(text.Clean(r.msg.Title)),
 		"",
-		s.Input.Render(r.msg.Secret.Reveal()),
+		"  " + s.Title.Render(r.msg.Secret.Reveal()), // no border: it is copied with the mouse
 		"",
 	}
 	lines = append(lines, wrap(text.Clean(r.msg.Note), w-4)...)

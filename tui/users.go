@@ -58,12 +58,12 @@ func NewUsersPane(c *Common, src UsersSource) *UsersPane {
 
 func (p *UsersPane) columns() []Column[users.User] {
 	return []Column[users.User]{
-		{Title: "User", Min: 20, Max: 40, Cell: func(u *users.User) string { return u.Name }, SortText: func(u *users.User) string { return u.Name }},
+		{Title: "User", Min: 24, Max: 40, Cell: func(u *users.User) string { return u.Name }, SortText: func(u *users.User) string { return u.Name }},
 		{Title: "Display name", Cell: func(u *users.User) string { return u.DisplayName },
 			SortText: func(u *users.User) string { return strings.ToLower(u.DisplayName) }},
 		{Title: "Admin", Width: 5, Cell: func(u *users.User) string { return map[bool]string{true: "yes"}[u.Admin] },
 			Less: func(a, b *users.User) bool { return !a.Admin && b.Admin }},
-		{Title: "State", Width: 22, Cell: state, SortText: state},
+		{Title: "State", Width: 16, Cell: state, SortText: state},
 		{Title: "Created", Width: 10, Cell: func(u *users.User) string { return day(u.CreationTS) },
 			Less: func(a, b *users.User) bool { return a.CreationTS < b.CreationTS }},
 		{Title: "Seen", Width: 5, Cell: func(u *users.User) string {
@@ -75,11 +75,12 @@ func (p *UsersPane) columns() []Column[users.User] {
 	}
 }
 
-// state is an account's badges but admin: "self locked", "deactivated erased".
+// state is an account's badges but admin ("self locked"); an erased account
+// is deactivated, so "erased" says both.
 func state(u *users.User) string {
 	var out []string
 	for _, b := range u.Badges() {
-		if b != "admin" {
+		if b != "admin" && (b != "deactivated" || !u.Erased) {
 			out = append(out, b)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -52,6 +53,7 @@ func runConsole(ctx context.Context, a *app) error {
 	defer stop()
 	var followers followerSet
 	defer followers.closeAll()
+	debug.SetMemoryLimit(tui.MemoryLimit)
 	// SYNOPS_CPUPROFILE=FILE writes a CPU profile of the whole session (make
 	// bench reads it to say where an idle console spends its time).
 	if path := a.getenv("SYNOPS_CPUPROFILE"); path != "" {

@@ -318,3 +318,96 @@ func procName(pid string) string {
 	data, _ := os.ReadFile("/proc/" + pid + "/cmdline")
 	return strings.ReplaceAll(string(data), "\x00", " ")
 }
+
+// TestConsoleUsers drives the Users pane of the real binary against the real
+// Synapse: disable an account (it leaves its rooms, is locked, its devices
+// are gone), enable it, then reset its password: the generated password is
+// shown once in its own box, logs in, is gone from the screen when the box
+// closes, and is in none of the files synops wrote.
+func TestConsoleUsers(t *testing.T) {
+	ctx := roomsCtx(t)
+	bin := buildBinary(t)
+	a := newCLIAccount(t, fmt.Sprintf("tuiuser%d", time.Now().UnixNano()%1e6))
+	for i := range 2 {
+		if _, err := bed.Synapse.CreateRoom(ctx, synapsetest.RoomSpec{Name: a.local + " room " + string(rune('a'+i)),
+			Members: []synapsetest.SeededUser{a.SeededUser}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env, state := roomsCLIEnv(t)
+	tm := startTmux(t, 140, 40, []string{"SYNOPS_CONFIG=" + env["SYNOPS_CONFIG"], "HOME=" + env["HOME"],
+		"XDG_STATE_HOME=" + state, "TERM=xterm-256color"}, bin)
+	tm.waitFor("the console", 20*time.Second, func(s string) bool { return strings.Contains(s, "3 Users") })
+	tm.keys("3")
+	tm.waitFor("the accounts", 20*time.Second, func(s string) bool { return strings.Contains(s, "sorted by user") })
+	tm.keys("/")
+	tm.keys("-l", a.local)
+	tm.keys("Enter")
+	tm.waitFor("the account", 10*time.Second, func(s string) bool { return strings.Contains(s, "1 of ") && strings.Contains(s, a.UserID) })
+
+	tm.keys("d")
+	tm.waitFor("the disable dialog", 20*time.Second, func(s string) bool {
+		return strings.Contains(s, "Disable access") && strings.Contains(s, "Type the target")
+	})
+	tm.keys("-l", a.UserID)
+	tm.keys("Enter")
+	tm.waitFor("the disable to finish", 60*time.Second, func(s string) bool { return strings.Contains(s, "✔ Disable access") })
+	if rs, err := bed.Synapse.Client().UserJoinedRooms(ctx, a.UserID); err != nil || len(rs) != 0 {
+		t.Errorf("after disable the account is in %v (%v)", rs, err)
+	}
+	if devs, err := bed.Synapse.Client().UserDevices(ctx, a.UserID); err != nil || len(devs) != 0 {
+		t.Errorf("after disable the account has devices %v (%v)", devs, err)
+	}
+	if u := cliUser(t, a.UserID); !u.Locked {
+		t.Error("after disable the account is not locked")
+	}
+
+	tm.keys("e")
+	tm.waitFor("the enable dialog", 20*time.Second, func(s string) bool { return strings.Contains(s, "Enable access") && strings.Contains(s, "Type the target") })
+	tm.keys("-l", a.UserID)
+	tm.keys("Enter")
+	tm.waitFor("the enable to finish", 30*time.Second, func(s string) bool { return strings.Contains(s, "✔ Enable access") })
+	if u := cliUser(t, a.UserID); u.Locked {
+		t.Error("after enable the account is still locked")
+	}
+
+	tm.keys("p")
+	tm.waitFor("the password dialog", 20*time.Second, func(s string) bool { return strings.Contains(s, "Reset password") && strings.Contains(s, "Type the target") })
+	tm.keys("-l", a.UserID)
+	tm.keys("Enter")
+	s := tm.waitFor("the new password", 30*time.Second, func(s string) bool { return strings.Contains(s, "New password for") })
+	var pw string
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if strings.Contains(l, "New password for") && i+2 < len(lines) {
+			pw = strings.Trim(strings.TrimSpace(lines[i+2]), "│ ")
+		}
+	}
+	if len(pw) < 12 || strings.Contains(pw, " ") {
+		t.Fatalf("no password read from the box (%q):\n%s", pw, s)
+	}
+	if err := cliLogin(t, a.local, synapse.NewSecret(pw)); err != nil {
+		t.Errorf("the shown password does not log in: %v", err)
+	}
+	tm.keys("Escape")
+	tm.waitFor("the box to close", 10*time.Second, func(s string) bool { return !strings.Contains(s, "New password for") })
+	if strings.Contains(tm.screen(), pw) {
+		t.Error("the password is still on screen after the box closed")
+	}
+	tm.keys("J")
+	tm.waitFor("the job history", 10*time.Second, func(s string) bool { return strings.Contains(s, "since the console started") })
+	if strings.Contains(tm.screen(), pw) {
+		t.Error("the job history shows the password")
+	}
+	tm.keys("Escape")
+	time.Sleep(200 * time.Millisecond) // Esc and q in one read are alt+q
+	tm.keys("q")
+	tm.waitFor("synops to exit", 10*time.Second, func(s string) bool { return strings.Contains(s, "SYNOPS EXITED") })
+	files := stateFiles(t, state)
+	if !strings.Contains(files, "users.reset_password") {
+		t.Fatalf("the state files do not record the reset:\n%.2000s", files)
+	}
+	if strings.Contains(files, pw) {
+		t.Error("the password is in a file synops wrote")
+	}
+}

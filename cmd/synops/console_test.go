@@ -363,7 +363,9 @@ func TestConsoleUsers(t *testing.T) {
 	}
 
 	tm.keys("e")
-	tm.waitFor("the enable dialog", 20*time.Second, func(s string) bool { return strings.Contains(s, "Enable access") && strings.Contains(s, "Type the target") })
+	tm.waitFor("the enable dialog", 20*time.Second, func(s string) bool {
+		return strings.Contains(s, "Enable access") && strings.Contains(s, "Type the target")
+	})
 	tm.keys("-l", a.UserID)
 	tm.keys("Enter")
 	tm.waitFor("the enable to finish", 30*time.Second, func(s string) bool { return strings.Contains(s, "✔ Enable access") })
@@ -372,7 +374,9 @@ func TestConsoleUsers(t *testing.T) {
 	}
 
 	tm.keys("p")
-	tm.waitFor("the password dialog", 20*time.Second, func(s string) bool { return strings.Contains(s, "Reset password") && strings.Contains(s, "Type the target") })
+	tm.waitFor("the password dialog", 20*time.Second, func(s string) bool {
+		return strings.Contains(s, "Reset password") && strings.Contains(s, "Type the target")
+	})
 	tm.keys("-l", a.UserID)
 	tm.keys("Enter")
 	s := tm.waitFor("the new password", 30*time.Second, func(s string) bool { return strings.Contains(s, "New password for") })

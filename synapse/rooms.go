@@ -183,13 +183,22 @@ func (c *Client) EachRoom(ctx context.Context, o ListRoomsOptions, fn func([]Roo
 // AllRooms collects every page of the room list. A room that a shifting page
 // repeats is kept once.
 func (c *Client) AllRooms(ctx context.Context, o ListRoomsOptions) ([]Room, error) {
-	var all []Room
+	return collect(func(fn func([]Room) error) error {
+		_, err := c.EachRoom(ctx, o, fn)
+		return err
+	}, func(r *Room) string { return r.RoomID })
+}
+
+// collect gathers what a paged walk hands out, keeping the first of any item
+// (by key) that a page shifted by a concurrent change repeats.
+func collect[T any](walk func(fn func([]T) error) error, key func(*T) string) ([]T, error) {
+	var all []T
 	seen := map[string]bool{}
-	_, err := c.EachRoom(ctx, o, func(rs []Room) error {
-		for _, r := range rs {
-			if !seen[r.RoomID] {
-				seen[r.RoomID] = true
-				all = append(all, r)
+	err := walk(func(page []T) error {
+		for i := range page {
+			if k := key(&page[i]); !seen[k] {
+				seen[k] = true
+				all = append(all, page[i])
 			}
 		}
 		return nil

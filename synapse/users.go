@@ -248,21 +248,10 @@ func (c *Client) EachUser(ctx context.Context, o ListUsersOptions, fn func([]Lis
 // AllUsers collects every page of the user list. A user that a shifting
 // page repeats is kept once.
 func (c *Client) AllUsers(ctx context.Context, o ListUsersOptions) ([]ListedUser, error) {
-	var all []ListedUser
-	seen := map[string]bool{}
-	_, err := c.EachUser(ctx, o, func(us []ListedUser) error {
-		for _, u := range us {
-			if !seen[u.Name] {
-				seen[u.Name] = true
-				all = append(all, u)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return all, nil
+	return collect(func(fn func([]ListedUser) error) error {
+		_, err := c.EachUser(ctx, o, fn)
+		return err
+	}, func(u *ListedUser) string { return u.Name })
 }
 
 // Device is one of an account's devices (sessions that hold an access token).

@@ -5,6 +5,9 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
 	"synops/ops/text"
 )
 
@@ -68,4 +71,100 @@ func listView[T any](c *Common, l *listState, t *Table[T], title, noun, unfinish
 		lines = append(lines, s.Muted.Render("  "+empty))
 	}
 	return strings.Join(lines, "\n")
+}
+
+// listPane is what the list panes (Rooms, Users) are made of: the table, the
+// actions, a detail sub-view and the state of the last load. A pane embeds
+// it and adds its columns, its actions and its messages.
+type listPane[T any] struct {
+	c       *Common
+	owner   string // the pane's title, owner of its changes and jobs
+	table   *Table[T]
+	actions *Actions
+	sub     subViews
+	list    listState
+	w, h    int
+}
+
+func (l *listPane[T]) Title() string { return l.owner }
+
+// key routes a key: see listKey.
+func (l *listPane[T]) key(km tea.KeyPressMsg) tea.Cmd {
+	return listKey(km, &l.sub, l.table, l.actions, l.owner)
+}
+
+// target is what the actions act on: the detail's key, or the selected row's.
+func (l *listPane[T]) target() string { return listTarget(&l.sub, l.table) }
+
+// action runs a palette pick.
+func (l *listPane[T]) action(name string) tea.Cmd {
+	return l.actions.Run(l.actions.Find(name), l.owner, l.target())
+}
+
+// Layout: a header, the column titles, the rows.
+func (l *listPane[T]) SetSize(w, h int) {
+	l.w, l.h = w, h
+	l.table.SetSize(w, max(h-2, 1))
+	l.sub.SetSize(w, h)
+}
+
+func (l *listPane[T]) Capturing() bool {
+	return l.table.Capturing() || (l.sub.Showing() && l.sub.cur.Capturing())
+}
+
+func (l *listPane[T]) Commands() []Command { return l.actions.Commands() }
+
+func (l *listPane[T]) ShortHelp() []key.Binding {
+	if l.sub.Showing() {
+		return append(l.sub.cur.ShortHelp(), l.actions.SubViewKeys()...)
+	}
+	f := l.actions.Footer()
+	return append(append(f[:1:1], l.table.HelpKeys()...), f[1:]...)
+}
+
+func (l *listPane[T]) FullHelp() [][]key.Binding {
+	h := l.actions.Help()
+	h[0] = append(h[0], l.table.HelpKeys()...)
+	return h
+}
+
+// view draws the open sub-view, or the list (see listView).
+func (l *listPane[T]) view(title, noun, unfinished, empty string) string {
+	if l.sub.Showing() {
+		return l.sub.cur.View(l.w, l.h)
+	}
+	return listView(l.c, &l.list, l.table, title, noun, unfinished, empty)
+}
+
+// listKey routes a key of a list pane: to the open sub-view (where the
+// actions marked InSubView come first, on the sub-view's target), else to
+// the table, else to the pane's actions on the selected row.
+func listKey[T any](km tea.KeyPressMsg, sub *subViews, t *Table[T], as *Actions, owner string) tea.Cmd {
+	if sub.Showing() {
+		if a := as.Match(km, true); a != nil && !sub.cur.Capturing() {
+			return as.Run(a, owner, listTarget(sub, t))
+		}
+		return sub.Update(km)
+	}
+	if cmd, ok := t.Key(km); ok {
+		return cmd
+	}
+	return as.Run(as.Match(km, false), owner, listTarget(sub, t))
+}
+
+// listTarget is what a list pane's actions act on: the open detail's key, or
+// the selected row's.
+func listTarget[T any](sub *subViews, t *Table[T]) string {
+	if d, ok := sub.cur.(*detailView); ok {
+		return d.key
+	}
+	if r := t.Selected(); r != nil {
+		return t.id(r)
+	}
+	return ""
+}
+
+// openDetailIn opens a detail view in sub and starts its load.
+func openDetailIn(sub *subViews, d *detailView, load tea.Cmd) tea.Cmd {
+	return tea.Batch(sub.Open(d), load)
 }

@@ -52,21 +52,15 @@ type roomExtrasMsg struct {
 // actions (delete, block, unblock, purge history, finish interrupted
 // deletions) behind typed approval.
 type RoomsPane struct {
-	c       *Common
-	src     RoomsSource
-	table   *Table[synapse.Room]
-	actions *Actions
-	sub     subViews // a room's detail
-
+	listPane[synapse.Room]
+	src   RoomsSource
 	ages  map[string]time.Time
 	sizes map[string]int64
-	list  listState
-	w, h  int
 }
 
 // NewRoomsPane builds the pane over src.
 func NewRoomsPane(c *Common, src RoomsSource) *RoomsPane {
-	p := &RoomsPane{c: c, src: src, ages: map[string]time.Time{}, sizes: map[string]int64{}}
+	p := &RoomsPane{listPane: listPane[synapse.Room]{c: c, owner: ownerRooms}, src: src, ages: map[string]time.Time{}, sizes: map[string]int64{}}
 	p.table = NewTable(c, p.columns(), 0,
 		func(r *synapse.Room) string { return r.RoomID },
 		func(r *synapse.Room) string {
@@ -179,8 +173,6 @@ func (p *RoomsPane) roomActions(src RoomsSource) []Action {
 	}
 }
 
-func (p *RoomsPane) Title() string { return ownerRooms }
-
 func (p *RoomsPane) Init() tea.Cmd { return p.load() }
 
 func (p *RoomsPane) load() tea.Cmd {
@@ -233,7 +225,7 @@ func (p *RoomsPane) Update(msg tea.Msg) tea.Cmd {
 	case JobDoneMsg:
 		return p.changed(msg)
 	case ActionMsg:
-		return p.actions.Run(p.actions.Find(msg.Action), ownerRooms, p.target())
+		return p.action(msg.Action)
 	case tea.KeyPressMsg:
 		return p.key(msg)
 	}
@@ -255,30 +247,6 @@ func (p *RoomsPane) changed(msg JobDoneMsg) tea.Cmd {
 	return p.load()
 }
 
-func (p *RoomsPane) key(km tea.KeyPressMsg) tea.Cmd {
-	if p.sub.Showing() {
-		if a := p.actions.Match(km, true); a != nil && !p.sub.cur.Capturing() {
-			return p.actions.Run(a, ownerRooms, p.target())
-		}
-		return p.sub.Update(km)
-	}
-	if cmd, ok := p.table.Key(km); ok {
-		return cmd
-	}
-	return p.actions.Run(p.actions.Match(km, false), ownerRooms, p.target())
-}
-
-// target is the room the actions act on: the detail's, or the selected row's.
-func (p *RoomsPane) target() string {
-	if d, ok := p.sub.cur.(*detailView); ok {
-		return d.key
-	}
-	if r := p.table.Selected(); r != nil {
-		return r.RoomID
-	}
-	return ""
-}
-
 func roomLabel(r *synapse.Room) string {
 	if r.CanonicalAlias != "" {
 		return r.CanonicalAlias
@@ -298,7 +266,7 @@ func (p *RoomsPane) open(id string) tea.Cmd {
 		}
 		return func(s *Styles, now time.Time) []string { return roomLines(s, im, now) }, err
 	})
-	return tea.Batch(p.sub.Open(d), load)
+	return openDetailIn(&p.sub, d, load)
 }
 
 // roomLines is a room's detail: what its plans would show (members,
@@ -331,41 +299,11 @@ func roomLines(s *Styles, im *rooms.Impact, now time.Time) []string {
 	return out
 }
 
-// Layout: a header, the column titles, the rows.
-func (p *RoomsPane) SetSize(w, h int) {
-	p.w, p.h = w, h
-	p.table.SetSize(w, max(h-2, 1))
-	p.sub.SetSize(w, h)
-}
-
-func (p *RoomsPane) Capturing() bool {
-	return p.table.Capturing() || (p.sub.Showing() && p.sub.cur.Capturing())
-}
-
-func (p *RoomsPane) Commands() []Command { return p.actions.Commands() }
-
-func (p *RoomsPane) ShortHelp() []key.Binding {
-	if p.sub.Showing() {
-		return append(p.sub.cur.ShortHelp(), p.actions.SubViewKeys()...)
-	}
-	f := p.actions.Footer()
-	return append(append(f[:1:1], p.table.HelpKeys()...), f[1:]...)
-}
-
-func (p *RoomsPane) FullHelp() [][]key.Binding {
-	h := p.actions.Help()
-	h[0] = append(h[0], p.table.HelpKeys()...)
-	return h
-}
-
 // View draws the table (or the detail of one room).
 func (p *RoomsPane) View() string {
-	if p.sub.Showing() {
-		return p.sub.cur.View(p.w, p.h)
-	}
 	note := fmt.Sprintf("interrupted deletions: %d", p.list.interrupted)
 	if a := p.actions.Find("finish"); a != nil {
 		note += " (" + a.Key.Help().Key + " finishes them)"
 	}
-	return listView(p.c, &p.list, p.table, "Rooms", "rooms", note, "no rooms on this server")
+	return p.view("Rooms", "rooms", note, "no rooms on this server")
 }

@@ -37,18 +37,13 @@ type usersLoadedMsg struct {
 // UsersPane is the table of every account with its detail (devices, rooms,
 // sessions) and seed 004's account actions behind typed approval.
 type UsersPane struct {
-	c       *Common
-	src     UsersSource
-	table   *Table[users.User]
-	actions *Actions
-	sub     subViews
-	list    listState
-	w, h    int
+	listPane[users.User]
+	src UsersSource
 }
 
 // NewUsersPane builds the pane over src.
 func NewUsersPane(c *Common, src UsersSource) *UsersPane {
-	p := &UsersPane{c: c, src: src}
+	p := &UsersPane{listPane: listPane[users.User]{c: c, owner: ownerUsers}, src: src}
 	p.table = NewTable(c, p.columns(), 0,
 		func(u *users.User) string { return u.Name },
 		func(u *users.User) string { return strings.ToLower(u.Name + "\x00" + u.DisplayName) })
@@ -180,8 +175,6 @@ func yesNo(s string) (bool, error) {
 	return false, errors.New("answer yes or no")
 }
 
-func (p *UsersPane) Title() string { return ownerUsers }
-
 func (p *UsersPane) Init() tea.Cmd { return p.load() }
 
 func (p *UsersPane) load() tea.Cmd {
@@ -205,18 +198,9 @@ func (p *UsersPane) Update(msg tea.Msg) tea.Cmd {
 	case JobDoneMsg:
 		return p.changed(msg)
 	case ActionMsg:
-		return p.actions.Run(p.actions.Find(msg.Action), ownerUsers, p.target())
+		return p.action(msg.Action)
 	case tea.KeyPressMsg:
-		if p.sub.Showing() {
-			if a := p.actions.Match(msg, true); a != nil {
-				return p.actions.Run(a, ownerUsers, p.target())
-			}
-			return p.sub.Update(msg)
-		}
-		if cmd, ok := p.table.Key(msg); ok {
-			return cmd
-		}
-		return p.actions.Run(p.actions.Match(msg, false), ownerUsers, p.target())
+		return p.key(msg)
 	}
 	return p.sub.Update(msg)
 }
@@ -245,16 +229,6 @@ func (p *UsersPane) changed(msg JobDoneMsg) tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
-func (p *UsersPane) target() string {
-	if d, ok := p.sub.cur.(*detailView); ok {
-		return d.key
-	}
-	if u := p.table.Selected(); u != nil {
-		return u.Name
-	}
-	return ""
-}
-
 func (p *UsersPane) open(id string) tea.Cmd {
 	if id == "" {
 		return nil
@@ -267,7 +241,7 @@ func (p *UsersPane) open(id string) tea.Cmd {
 		}
 		return func(s *Styles, now time.Time) []string { return userLines(s, det, now) }, err
 	})
-	return tea.Batch(p.sub.Open(d), load)
+	return openDetailIn(&p.sub, d, load)
 }
 
 // userLines is an account's detail: its impact lines, then its devices,
@@ -296,39 +270,10 @@ func userLines(s *Styles, d *users.Detail, now time.Time) []string {
 	return out
 }
 
-func (p *UsersPane) SetSize(w, h int) {
-	p.w, p.h = w, h
-	p.table.SetSize(w, max(h-2, 1))
-	p.sub.SetSize(w, h)
-}
-
-func (p *UsersPane) Capturing() bool {
-	return p.table.Capturing() || (p.sub.Showing() && p.sub.cur.Capturing())
-}
-
-func (p *UsersPane) Commands() []Command { return p.actions.Commands() }
-
-func (p *UsersPane) ShortHelp() []key.Binding {
-	if p.sub.Showing() {
-		return append(p.sub.cur.ShortHelp(), p.actions.Footer()[1:]...)
-	}
-	f := p.actions.Footer()
-	return append(append(f[:1:1], p.table.HelpKeys()...), f[1:]...)
-}
-
-func (p *UsersPane) FullHelp() [][]key.Binding {
-	h := p.actions.Help()
-	h[0] = append(h[0], p.table.HelpKeys()...)
-	return h
-}
-
 func (p *UsersPane) View() string {
-	if p.sub.Showing() {
-		return p.sub.cur.View(p.w, p.h)
-	}
 	note := fmt.Sprintf("unfinished disables: %d", p.list.interrupted)
 	if a := p.actions.Find("disable"); a != nil {
 		note += " (" + a.Key.Help().Key + " on the account finishes it)"
 	}
-	return listView(p.c, &p.list, p.table, "Users", "accounts", note, "no accounts")
+	return p.view("Users", "accounts", note, "no accounts")
 }

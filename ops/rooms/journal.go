@@ -1,13 +1,6 @@
 package rooms
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"sort"
-	"sync"
 	"time"
 
 	"synops/ops"
@@ -41,82 +34,35 @@ type Entry struct {
 	Updated  time.Time `json:"updated"`
 }
 
+// Key, Unfinished, Expired, Touched and Clone make an Entry an ops.Record.
+func (e Entry) Key() string        { return e.RoomID }
+func (e Entry) Unfinished() bool   { return e.Stage.unfinished() }
+func (e Entry) Touched() time.Time { return e.Updated }
+func (e Entry) Clone() any         { return e }
+func (e Entry) Expired(now time.Time) bool {
+	return (e.Stage == StageDone || e.Stage == StageFailed) && now.Sub(e.Updated) > 7*24*time.Hour
+}
+
 // Journal records room deletions in a small state file, so a run that was
 // interrupted (Synapse stopped, the console quit, the box rebooted) can be
 // finished: tasks in flight are polled again instead of started twice, and
-// app references are cleared for rooms Synapse already removed.
-type Journal struct {
-	mu      sync.Mutex
-	path    string
-	entries map[string]*Entry
-}
+// app references are cleared for rooms Synapse already removed. Finished
+// entries are kept a week.
+type Journal struct{ *ops.Journal[Entry] }
 
 // OpenJournal reads the journal at path (a missing file is an empty journal).
 func OpenJournal(path string) (*Journal, error) {
-	j := &Journal{path: path, entries: map[string]*Entry{}}
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return j, nil
-	}
+	j, err := ops.OpenJournal[Entry](path, "room journal")
 	if err != nil {
-		return nil, fmt.Errorf("room journal: %w", err)
+		return nil, err
 	}
-	var list []*Entry
-	if err := json.Unmarshal(data, &list); err != nil {
-		return nil, fmt.Errorf("room journal %s is damaged (%v): move it aside to start afresh", path, err)
-	}
-	for _, e := range list {
-		j.entries[e.RoomID] = e
-	}
-	return j, nil
+	return &Journal{j}, nil
 }
 
-// Get returns a copy of roomID's entry.
-func (j *Journal) Get(roomID string) (Entry, bool) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	e, ok := j.entries[roomID]
-	if !ok {
-		return Entry{}, false
-	}
-	return *e, true
-}
-
-// Unfinished lists entries that still need work, oldest first.
-func (j *Journal) Unfinished() []Entry {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	var out []Entry
-	for _, e := range j.entries {
-		if e.Stage.unfinished() {
-			out = append(out, *e)
-		}
-	}
-	sort.Slice(out, func(a, b int) bool { return out[a].Updated.Before(out[b].Updated) })
-	return out
-}
-
-// Set records e and writes the file (temp file, fsync, rename). Finished
-// entries older than a week are dropped.
+// Set records e, stamped with the time when it has none, and writes the file.
 func (j *Journal) Set(e Entry) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
 	if e.Updated.IsZero() {
 		e.Updated = time.Now().UTC()
 	}
-	j.entries[e.RoomID] = &e
-	list := make([]*Entry, 0, len(j.entries))
-	for id, x := range j.entries {
-		if (x.Stage == StageDone || x.Stage == StageFailed) && time.Since(x.Updated) > 7*24*time.Hour {
-			delete(j.entries, id)
-			continue
-		}
-		list = append(list, x)
-	}
-	sort.Slice(list, func(a, b int) bool { return list[a].RoomID < list[b].RoomID })
-	data, err := json.MarshalIndent(list, "", "  ")
-	if err != nil {
-		return err
-	}
-	return ops.WriteFileAtomic(j.path, data)
+	return j.Journal.Set(e)
 }

@@ -1,13 +1,6 @@
 package users
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"sort"
-	"sync"
 	"time"
 
 	"synops/ops"
@@ -57,44 +50,17 @@ type Entry struct {
 // Unfinished reports whether a later disable has work left on the account.
 func (e Entry) Unfinished() bool { return e.Stage.unfinished() }
 
-// Journal records disables in a small state file so that one interrupted
-// (Synapse restarted, synops killed, the box rebooted) can be run again and
-// finish, and enable knows what the disable did.
-type Journal struct {
-	mu      sync.Mutex
-	path    string
-	entries map[string]*Entry
+// Key, Expired, Touched and Clone make an Entry an ops.Record. An enabled
+// entry is dropped after 30 days; a done one is kept for as long as the
+// account stays disabled, so enable can name its rooms.
+func (e Entry) Key() string        { return e.UserID }
+func (e Entry) Touched() time.Time { return e.Updated }
+func (e Entry) Expired(now time.Time) bool {
+	return e.Stage == StageEnabled && now.Sub(e.Updated) > 30*24*time.Hour
 }
 
-// OpenJournal reads the journal at path (a missing file is an empty journal).
-func OpenJournal(path string) (*Journal, error) {
-	j := &Journal{path: path, entries: map[string]*Entry{}}
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return j, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("users journal: %w", err)
-	}
-	var list []*Entry
-	if err := json.Unmarshal(data, &list); err != nil {
-		return nil, fmt.Errorf("users journal %s is damaged (%v): move it aside to start afresh", path, err)
-	}
-	for _, e := range list {
-		j.entries[e.UserID] = e
-	}
-	return j, nil
-}
-
-// Get returns a copy of the account's entry.
-func (j *Journal) Get(userID string) (Entry, bool) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	e, ok := j.entries[userID]
-	if !ok {
-		return Entry{}, false
-	}
-	c := *e
+func (e Entry) Clone() any {
+	c := e
 	c.Left = append([]string(nil), e.Left...)
 	if e.Failed != nil {
 		c.Failed = make(map[string]string, len(e.Failed))
@@ -102,45 +68,27 @@ func (j *Journal) Get(userID string) (Entry, bool) {
 			c.Failed[k] = v
 		}
 	}
-	return c, true
+	return c
 }
 
-// Unfinished lists the disables that still need work, oldest first.
-func (j *Journal) Unfinished() []Entry {
-	j.mu.Lock()
-	var out []Entry
-	for _, e := range j.entries {
-		if e.Stage.unfinished() {
-			out = append(out, *e)
-		}
+// Journal records disables in a small state file so that one interrupted
+// (Synapse restarted, synops killed, the box rebooted) can be run again and
+// finish, and enable knows what the disable did.
+type Journal struct{ *ops.Journal[Entry] }
+
+// OpenJournal reads the journal at path (a missing file is an empty journal).
+func OpenJournal(path string) (*Journal, error) {
+	j, err := ops.OpenJournal[Entry](path, "users journal")
+	if err != nil {
+		return nil, err
 	}
-	j.mu.Unlock()
-	sort.Slice(out, func(a, b int) bool { return out[a].Updated.Before(out[b].Updated) })
-	return out
+	return &Journal{j}, nil
 }
 
-// Set records e and writes the file (temporary file, fsync, rename).
-// Enabled entries older than 30 days are dropped; a done one is kept for
-// as long as the account stays disabled, so enable can name its rooms.
+// Set records e, stamped with the time when it has none, and writes the file.
 func (j *Journal) Set(e Entry) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
 	if e.Updated.IsZero() {
 		e.Updated = time.Now().UTC()
 	}
-	j.entries[e.UserID] = &e
-	list := make([]*Entry, 0, len(j.entries))
-	for id, x := range j.entries {
-		if x.Stage == StageEnabled && time.Since(x.Updated) > 30*24*time.Hour {
-			delete(j.entries, id)
-			continue
-		}
-		list = append(list, x)
-	}
-	sort.Slice(list, func(a, b int) bool { return list[a].UserID < list[b].UserID })
-	data, err := json.MarshalIndent(list, "", "  ")
-	if err != nil {
-		return err
-	}
-	return ops.WriteFileAtomic(j.path, data)
+	return j.Journal.Set(e)
 }

@@ -87,9 +87,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	logf("%d users, %d rooms; config %s (profile sandbox)", len(sample.Users), len(sample.Rooms), cfgPath)
 
-	env := append(os.Environ(), "SYNOPS_CONFIG="+cfgPath, "SYNOPS_PROFILE=sandbox")
+	// The sandbox's audit log, journals and debug log stay in the sandbox,
+	// apart from the operator's own.
+	env := append(os.Environ(), "SYNOPS_CONFIG="+cfgPath, "SYNOPS_PROFILE=sandbox", "XDG_STATE_HOME="+filepath.Join(abs, "state"))
 	if rest[0] == "up" {
-		fmt.Fprintf(stdout, "Sandbox is up. In another shell:\n  export SYNOPS_CONFIG=%s\n  synops config check\nCtrl-C stops it.\n", cfgPath)
+		fmt.Fprintf(stdout, "Sandbox is up. In another shell:\n  export SYNOPS_CONFIG=%s XDG_STATE_HOME=%s\n  synops config check\nCtrl-C stops it.\n",
+			cfgPath, filepath.Join(abs, "state"))
 		<-ctx.Done()
 		return nil
 	}

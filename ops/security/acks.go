@@ -43,6 +43,9 @@ type Acks struct {
 	path string
 }
 
+// StateAcks are the acknowledgements kept in synops' state directory.
+func StateAcks(stateDir string) *Acks { return OpenAcks(filepath.Join(stateDir, "security-acks.json")) }
+
 // OpenAcks uses the file at path (created on the first acknowledgement).
 func OpenAcks(path string) *Acks { return &Acks{path: path} }
 

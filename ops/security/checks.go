@@ -20,12 +20,13 @@ import (
 
 var sprintf = fmt.Sprintf
 
-func days(d time.Duration) string {
-	n := int(d / (24 * time.Hour))
+func days(d time.Duration) string { return plural(int(d/(24*time.Hour)), "day") }
+
+func plural(n int, one string) string {
 	if n == 1 {
-		return "1 day"
+		return "1 " + one
 	}
-	return fmt.Sprintf("%d days", n)
+	return fmt.Sprintf("%d %ss", n, one)
 }
 
 func checkTokenAge(ctx context.Context, d Deps, c *Check) {
@@ -386,7 +387,7 @@ func checkAlerts(ctx context.Context, d Deps, c *Check) {
 			c.worse(Fail)
 			c.see("%s has no alerting rule (no rule with alert:)", p)
 		default:
-			c.see("%s: %d alerting rules", p, n)
+			c.see("%s: %s", p, plural(n, "alerting rule"))
 		}
 	}
 	if len(d.AlertCheck) > 0 {

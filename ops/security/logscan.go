@@ -175,11 +175,11 @@ func checkLogs(ctx context.Context, d Deps, c *Check) {
 		found, total, scanned, partial, err := scanLog(ctx, lf.Path, literals)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			c.see("%s log %s: not there (nothing logged yet, or a path inside a container)", lf.Label, lf.Path)
+			c.see("%s %s: not there (nothing logged yet, or a path inside a container)", lf.Label, lf.Path)
 			continue
 		case err != nil:
 			c.worse(Warn)
-			c.see("%s log %s: %v", lf.Label, lf.Path, err)
+			c.see("%s %s: %v", lf.Label, lf.Path, err)
 			continue
 		}
 		scannedAny = true
@@ -188,11 +188,11 @@ func checkLogs(ctx context.Context, d Deps, c *Check) {
 			what = "its last " + sizeText(scanned) + " read"
 		}
 		if total == 0 {
-			c.see("%s log %s (%s): no token, Authorization header or password", lf.Label, lf.Path, what)
+			c.see("%s %s (%s): no token, Authorization header or password", lf.Label, lf.Path, what)
 			continue
 		}
 		c.worse(Fail)
-		c.see("%s log %s (%s): %d secrets", lf.Label, lf.Path, what, total)
+		c.see("%s %s (%s): %d secrets", lf.Label, lf.Path, what, total)
 		for _, f := range found {
 			c.see("  %s:%d: %s (%s)", lf.Path, f.line, f.what, f.hint)
 		}

@@ -122,7 +122,7 @@ type KnownSecret struct {
 
 // LogFile is a log to scan for secrets.
 type LogFile struct {
-	Label string // "Synapse", "application", "synops debug log"
+	Label string // "Synapse log", "application log", "synops debug log"
 	Path  string
 }
 
@@ -184,16 +184,16 @@ func FromConfig(r *config.Resolved, stateDir string) Deps {
 		}
 	}
 	if r.LogFile != "" {
-		d.Logs = append(d.Logs, LogFile{Label: "Synapse", Path: r.LogFile})
+		d.Logs = append(d.Logs, LogFile{Label: "Synapse log", Path: r.LogFile})
 	}
 	for _, p := range r.Security.AppLogs {
-		d.Logs = append(d.Logs, LogFile{Label: "application", Path: p})
+		d.Logs = append(d.Logs, LogFile{Label: "application log", Path: p})
 	}
 	if stateDir != "" {
 		d.Logs = append(d.Logs,
 			LogFile{Label: "synops debug log", Path: filepath.Join(stateDir, "synops.log")},
 			LogFile{Label: "synops audit log", Path: filepath.Join(stateDir, "audit.log")})
-		d.Acks = OpenAcks(filepath.Join(stateDir, "security-acks.json"))
+		d.Acks = StateAcks(stateDir)
 	}
 	if !r.RegistrationSharedSecret.IsZero() {
 		d.Secrets = append(d.Secrets, KnownSecret{What: "the registration shared secret", Secret: r.RegistrationSharedSecret})

@@ -81,7 +81,7 @@ func TestSecretsInLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := bedDeps()
-	d.Logs = []LogFile{{"Synapse", bed.Synapse.LogPath}, {"application", app}}
+	d.Logs = []LogFile{{"Synapse log", bed.Synapse.LogPath}, {"application log", app}}
 	d.Secrets = []KnownSecret{{What: "the registration shared secret", Secret: bed.Synapse.SharedSecret}}
 	c := run(t, "logs.secrets", d)
 	wantStatus(t, c, OK, "Synapse log "+bed.Synapse.LogPath+" (read whole): no token", "application log "+app+" (read whole): no token")
@@ -312,7 +312,7 @@ func TestAlerts(t *testing.T) {
 	empty := filepath.Join(dir, "empty.yml")
 	os.WriteFile(empty, []byte("groups: []\n"), 0o600)
 	wantStatus(t, run(t, "monitoring.alerts", Deps{}), Warn, "no alert rule file or alert check")
-	wantStatus(t, run(t, "monitoring.alerts", Deps{AlertRules: []string{rules}}), OK, rules+": 1 alerting rules")
+	wantStatus(t, run(t, "monitoring.alerts", Deps{AlertRules: []string{rules}}), OK, rules+": 1 alerting rule")
 	wantStatus(t, run(t, "monitoring.alerts", Deps{AlertRules: []string{empty}}), Fail, "has no alerting rule")
 	wantStatus(t, run(t, "monitoring.alerts", Deps{AlertRules: []string{filepath.Join(dir, "none.yml")}}), Fail, "no such file")
 	wantStatus(t, run(t, "monitoring.alerts", Deps{AlertCheck: []string{"false"}}), Fail, "alert check false failed: false: exit status 1")
@@ -339,7 +339,7 @@ func TestRunAndAcks(t *testing.T) {
 	state := t.TempDir()
 	d := bedDeps()
 	d.Acks = OpenAcks(filepath.Join(state, "security-acks.json"))
-	d.Logs = []LogFile{{"Synapse", bed.Synapse.LogPath}}
+	d.Logs = []LogFile{{"Synapse log", bed.Synapse.LogPath}}
 	cs := Run(context.Background(), d)
 	if len(cs) != len(checks)+len(ManualItems) {
 		t.Fatalf("%d checks, want %d", len(cs), len(checks)+len(ManualItems))

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"synops/ops"
 	"synops/ops/config"
@@ -105,6 +106,10 @@ func (s *Service) PlanRotate(ctx context.Context, req RotateRequest) (*ops.Plan,
 	}
 
 	rp.Targets = targets(s.Own, s.Config.WriteTo)
+	if len(rp.Targets) == 0 {
+		// The new token would live in memory only, and be lost on exit.
+		return nil, errors.New("plan token rotation: there is nowhere to write the new token: set token.file (synops' own token file) or tokens.write_to (where the application reads it) in the profile")
+	}
 	var blocked []string
 	for i, t := range rp.Targets {
 		if t.Kind == KindCommand {
@@ -152,9 +157,6 @@ func (s *Service) PlanRotate(ctx context.Context, req RotateRequest) (*ops.Plan,
 
 	p.Impact = append(p.Impact, fmt.Sprintf("admin in use: %s, token %s, %s", rp.OldAdmin, rp.OldHint, rp.Age))
 	p.Impact = append(p.Impact, "new admin: "+rp.NewAdmin)
-	if len(rp.Targets) == 0 {
-		p.Impact = append(p.Impact, "no place to write the new token is configured (token.file, tokens.write_to): the new token is verified and recorded, and nothing reads it")
-	}
 	for _, t := range rp.Targets {
 		holds := "holds no token yet"
 		switch {
@@ -290,7 +292,7 @@ func (s *Service) ApplyRotate(ctx context.Context, p *ops.Plan, a ops.Approval, 
 		NewAdmin: rp.NewAdmin, NewDevice: rp.Device,
 		Targets: append([]Target(nil), rp.Targets...), Phase: Rotating, StartedAt: s.now().UTC(),
 	}
-	r := &rotator{s: s, rot: rot, rp: rp, progress: progress, total: len(p.Steps), old: s.Synapse.Token()}
+	r := &rotator{s: s, rot: rot, rp: rp, progress: progress, total: len(p.Steps), old: s.Synapse.Token(), backupAt: p.CreatedAt}
 	err = r.run(ctx, password)
 	detail := map[string]any{"old_admin": rot.OldAdmin, "new_admin": rot.NewAdmin, "mode": rot.Mode, "phase": rot.Phase}
 	var written []string
@@ -317,7 +319,8 @@ type rotator struct {
 	total    int
 	n        int
 	old, new synapse.Secret
-	created  bool // the new admin or device may exist
+	created  bool      // the new admin or device may exist
+	backupAt time.Time // names the backups as the plan showed them
 }
 
 func (r *rotator) save() error { return r.s.History.Put(*r.rot) }
@@ -380,7 +383,7 @@ func (r *rotator) run(ctx context.Context, password synapse.Secret) error {
 			title string
 			do    func() error
 		}{"write the new token to " + rot.Targets[i].String(), func() error {
-			t, err := s.write(ctx, rot.Targets[i], r.new, r.old)
+			t, err := s.write(ctx, rot.Targets[i], r.backupAt, r.new, r.old)
 			rot.Targets[i] = t
 			return err
 		}})

@@ -13,6 +13,7 @@ import (
 
 	"synops/ops"
 	"synops/ops/audit"
+	"synops/ops/config"
 	"synops/synapse"
 	"synops/synapse/synapsetest"
 )
@@ -83,6 +84,9 @@ func TestRotateAndFinish(t *testing.T) {
 	backups, _ := filepath.Glob(f.envFile + ".synops-bak-*")
 	if len(backups) != 1 {
 		t.Fatalf("env file backups: %v, want one", backups)
+	}
+	if !strings.Contains(plan, backups[0]) {
+		t.Errorf("the backup %s is not the one the plan named", backups[0])
 	}
 	if got := read(t, backups[0]); got != fmt.Sprintf(envBefore, f.old.Reveal()) {
 		t.Errorf("the backup does not hold the previous env file")
@@ -422,6 +426,17 @@ func TestDefaultAdminName(t *testing.T) {
 	}
 	if _, err := f.svc.PlanRotate(context.Background(), RotateRequest{NewAdmin: "admin_2031_07"}); err == nil || !strings.Contains(err.Error(), "exists already") {
 		t.Errorf("asking for a taken name = %v", err)
+	}
+}
+
+// TestPlanRefusesNowhere: with no file or command to write to, the new
+// token would be lost when synops exits.
+func TestPlanRefusesNowhere(t *testing.T) {
+	f := newFixture(t, "rot_nowhere", false)
+	f.svc.Own = config.TokenSource{Env: "MATRIX_ADMIN_TOKEN"}
+	f.svc.Config.WriteTo = nil
+	if _, err := f.svc.PlanRotate(context.Background(), RotateRequest{NewAdmin: "rot_nowhere_new"}); err == nil || !strings.Contains(err.Error(), "nowhere to write the new token") {
+		t.Fatalf("PlanRotate = %v, want a refusal", err)
 	}
 }
 

@@ -138,6 +138,18 @@ func backupName(path string, now time.Time) string {
 	return path + ".synops-bak-" + now.UTC().Format("20060102T150405Z")
 }
 
+// freeBackupName is backupName, or with a -2, -3… suffix when a backup of
+// that second exists: an older backup is never overwritten.
+func freeBackupName(path string, now time.Time) string {
+	name := backupName(path, now)
+	for n := 2; ; n++ {
+		if _, err := os.Lstat(name); errors.Is(err, fs.ErrNotExist) {
+			return name
+		}
+		name = fmt.Sprintf("%s-%d", backupName(path, now), n)
+	}
+}
+
 // writeFile replaces a file or env file target's token, keeping the
 // previous file as a backup (mode 0600) beside it. It returns the target as
 // written (Backup or Created set). The file keeps its owner and its mode, at
@@ -167,7 +179,7 @@ func (t Target) writeFile(token synapse.Secret, now time.Time) (Target, error) {
 		data = []byte(token.Reveal() + "\n")
 	}
 	if exists {
-		t.Backup = backupName(t.Path, now)
+		t.Backup = freeBackupName(t.Path, now)
 		if err := atomicWrite(t.Backup, old, fileOwner{mode: 0o600, uid: -1, gid: -1}); err != nil {
 			return t, fmt.Errorf("keep the previous %s: %w", t.Path, err)
 		}
@@ -216,9 +228,9 @@ func (t Target) restoreFile() error {
 
 // write puts token in the target: a file or env file atomically, a command
 // through its stdin.
-func (s *Service) write(ctx context.Context, t Target, token synapse.Secret, others ...synapse.Secret) (Target, error) {
+func (s *Service) write(ctx context.Context, t Target, at time.Time, token synapse.Secret, others ...synapse.Secret) (Target, error) {
 	if t.Kind != KindCommand {
-		return t.writeFile(token, s.now())
+		return t.writeFile(token, at)
 	}
 	err := s.run(ctx, t.Command, writeTimeout, []byte(token.Reveal()+"\n"), nil, append(others, token)...)
 	if err != nil {

@@ -51,6 +51,13 @@ func commands() []command {
 		{"rooms unblock", "lift a room block", change(func() roomChange { return roomsBlock(false) })},
 		{"rooms purge-history", "purge a room's events older than a date", change(roomsPurgeHistory)},
 		{"rooms purge", "retention: delete rooms older than a duration (dry run unless --apply)", runRoomsPurge},
+		{"tokens status", "the admin token's age and where the last rotation stands; exit 1 if it needs you", runTokensStatus},
+		{"tokens rotate", "give synops and the application a new admin token; the old one keeps working", runTokensRotate},
+		{"tokens finish", "log the old admin token out (and deactivate its admin) after a rotation", runTokensFinish},
+		{"tokens rollback", "undo a rotation that was not finished", runTokensRollback},
+		{"audit log", "synops' audit log, newest first (--since 7d, --action, --outcome)", runAuditLog},
+		{"audit ack", "record that you checked a manual item of the security audit", runAuditAck},
+		{"audit", "the security checklist with evidence; exit 0 ok, 1 warning, 2 failure", runAudit},
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -128,6 +129,10 @@ type fixture struct {
 	svc       *Service
 	auditPath string
 	history   string
+	// debug is a debug log as the console keeps one: what a pane would log
+	// of plans, progress, rotations and errors goes there, and is scanned.
+	debug     *slog.Logger
+	debugPath string
 	mu        sync.Mutex
 	progress  []string
 }
@@ -158,6 +163,13 @@ func newFixture(t *testing.T, name string, withCommand bool) *fixture {
 
 	f.auditPath = filepath.Join(f.dir, "state", "audit.log")
 	f.history = filepath.Join(f.dir, "state", "tokens.json")
+	f.debugPath = filepath.Join(f.dir, "state", "synops.log")
+	dl, err := os.OpenFile(f.debugPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dl.Close() })
+	f.debug = slog.New(slog.NewTextHandler(dl, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := config.Tokens{
 		WriteTo: []config.TokenTarget{
 			{File: f.envFile, EnvVar: "MATRIX_ADMIN_TOKEN"},
@@ -196,6 +208,7 @@ func (f *fixture) service(token synapse.Secret, cfg config.Tokens) *Service {
 }
 
 func (f *fixture) onProgress(p ops.Progress) {
+	f.debug.Debug("progress", "progress", p)
 	f.mu.Lock()
 	f.progress = append(f.progress, p.String())
 	f.mu.Unlock()
@@ -218,6 +231,7 @@ func (f *fixture) rotate(req RotateRequest, progress func(ops.Progress)) (*ops.P
 		progress = f.onProgress
 	}
 	rot, err := f.svc.ApplyRotate(ctx, p, a, progress)
+	f.debug.Info("rotate", "plan", p, "rotation", rot, "err", err)
 	return p, rot, err
 }
 

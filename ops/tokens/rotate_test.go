@@ -165,7 +165,8 @@ func TestRotateAndFinish(t *testing.T) {
 	if !hasEntry(entries, KindRotate, "end", "ok") || !hasEntry(entries, KindFinish, "end", "ok") {
 		t.Errorf("audit log lacks the rotate and finish end lines: %+v", entries)
 	}
-	noSecrets(t, []synapse.Secret{f.old, newTok}, []string{f.auditPath, f.history, filepath.Join(f.dir, "check.log"), filepath.Join(f.dir, "redeploy.log")},
+	f.debug.Info("finish", "plan", fp, "result", res, "status", must(f.svc.Status(ctx)))
+	noSecrets(t, []synapse.Secret{f.old, newTok}, []string{f.auditPath, f.history, f.debugPath, filepath.Join(f.dir, "check.log"), filepath.Join(f.dir, "redeploy.log")},
 		strings.Join(f.progress, "\n"), strings.Join(stepTitles(p), "\n"), strings.Join(p.Impact, "\n"), string(p.Params))
 }
 
@@ -209,6 +210,7 @@ func TestRotateFailures(t *testing.T) {
 			tt.inject(t, f, p)
 			a, _ := ops.Approve(p, bed.Synapse.ServerName, time.Now())
 			rot, err := f.svc.ApplyRotate(ctx, p, a, f.onProgress)
+			f.debug.Error("rotate", "plan", p, "rotation", rot, "err", err)
 			var se *StepError
 			if !errors.As(err, &se) {
 				t.Fatalf("ApplyRotate = %v, want a *StepError", err)
@@ -250,7 +252,15 @@ func TestRotateFailures(t *testing.T) {
 			if !hasEntry(entries, KindRotate, "end", "failed") {
 				t.Errorf("no failed end line in the audit log: %+v", entries)
 			}
-			noSecrets(t, []synapse.Secret{f.old}, []string{f.auditPath, f.history}, err.Error(), strings.Join(f.progress, "\n"))
+			noSecrets(t, []synapse.Secret{f.old}, []string{f.auditPath, f.history, f.debugPath}, err.Error(), strings.Join(f.progress, "\n"))
+			if tt.checkRan {
+				// The check saw the new token: its hash is in check.log.
+				// Nothing else may hold it, even scrubbed of its prefix.
+				logged, _ := os.ReadFile(f.debugPath)
+				if strings.Contains(string(logged), "check failed for token syt_") {
+					t.Error("the debug log holds the check's stderr with the token")
+				}
+			}
 		})
 	}
 }
@@ -452,6 +462,13 @@ func TestPlanRefusesUnwritableTarget(t *testing.T) {
 	if _, err := bed.Synapse.Client().User(context.Background(), "@rot_never:"+bed.Synapse.ServerName); !errors.Is(err, synapse.ErrNotFound) {
 		t.Errorf("the new admin exists after a refused plan: %v", err)
 	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
 
 func stepTitles(p *ops.Plan) []string {

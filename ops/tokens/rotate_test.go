@@ -181,6 +181,16 @@ func TestRotateFailures(t *testing.T) {
 		inject   func(t *testing.T, f *fixture, p *ops.Plan)
 		checkRan bool // the check saw the new token before failing
 	}{
+		{"state directory unwritable: the old token cannot be kept", "keep the old token", func(t *testing.T, f *fixture, _ *ops.Plan) {
+			kept := filepath.Join(f.dir, "state", "tokens")
+			if err := os.MkdirAll(kept, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			unwritable(t, kept)
+		}, false},
+		{"registration refused: the shared secret changed", "create the new admin's token", func(t *testing.T, f *fixture, _ *ops.Plan) {
+			f.svc.SharedSecret = synapse.NewSecret("not-the-secret-in-homeserver-yaml")
+		}, false},
 		{"env file directory unwritable", "write the new token to env file", func(t *testing.T, f *fixture, _ *ops.Plan) {
 			unwritable(t, filepath.Dir(f.envFile))
 		}, false},
@@ -227,7 +237,11 @@ func TestRotateFailures(t *testing.T) {
 				t.Errorf("the files changed:\nbefore %s\nafter  %s", before, after)
 			}
 			newAdmin := "@" + newLocal + ":" + bed.Synapse.ServerName
-			if !deactivated(t, newAdmin) {
+			if _, err := bed.Synapse.Client().User(ctx, newAdmin); errors.Is(err, synapse.ErrNotFound) {
+				if se.Step != "keep the old token" && se.Step != "create the new admin's token" {
+					t.Errorf("the new admin %s was never created, yet the failure was at %q", newAdmin, se.Step)
+				}
+			} else if !deactivated(t, newAdmin) {
 				t.Errorf("the new admin %s is still active after the rollback", newAdmin)
 			}
 			if rot.Phase != RolledBack || rot.KeptOld != "" {

@@ -175,10 +175,10 @@ func (h *History) keptPath(id string) string {
 func (h *History) keepOld(id string, old synapse.Secret) (string, error) {
 	p := h.keptPath(id)
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return "", fmt.Errorf("keep the old token: %w", err)
+		return "", err
 	}
 	if err := atomicWrite(p, []byte(old.Reveal()+"\n"), fileOwner{mode: 0o600, uid: -1, gid: -1}); err != nil {
-		return "", fmt.Errorf("keep the old token: %w", err)
+		return "", err
 	}
 	return p, nil
 }

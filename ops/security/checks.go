@@ -246,6 +246,10 @@ func exposed(c *Check, hs *hsConfig, what string, match func(listener) bool) {
 			continue
 		}
 		found = true
+		if l.port == 0 {
+			c.see("listener %d (%s) has no TCP port (a unix socket): not reachable over the network", l.index, l.typ)
+			continue
+		}
 		public := false
 		for _, b := range l.binds {
 			if wildcardOrPublic(b) {

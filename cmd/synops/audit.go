@@ -28,8 +28,11 @@ func (a *app) securityDeps(ctx context.Context, r *config.Resolved) (security.De
 	if svc, err := a.tokenService(ctx, r); err == nil {
 		d.Synapse = svc.Synapse
 		d.Tokens = svc
-	} else if c, cerr := synapse.New(r.HomeserverURL, synapse.Secret{}, synapse.WithRetries(0)); cerr == nil {
-		d.Synapse = c
+	} else {
+		d.TokensErr = err
+		if c, cerr := synapse.New(r.HomeserverURL, synapse.Secret{}, synapse.WithRetries(0)); cerr == nil {
+			d.Synapse = c
+		}
 	}
 	if r.Backup.Dir != "" {
 		d.Backups = backup.Catalog{Dir: r.Backup.Dir}

@@ -181,7 +181,7 @@ func TestAuditCLI(t *testing.T) {
 	if rep.Status != "fail" || perm.Status != "fail" || !strings.Contains(strings.Join(perm.Evidence, "\n"), b.tokFile+": mode 0644") {
 		t.Errorf("JSON status %s, files.permissions %s %v", rep.Status, perm.Status, perm.Evidence)
 	}
-	if age := rep.Checks[byID["token.age"]]; age.Status != "warn" {
+	if age := rep.Checks[byID["token.age"]]; age.Status != "warn" || !strings.Contains(strings.Join(age.Evidence, "\n"), "chmod 600 "+b.tokFile) {
 		t.Errorf("token.age without a readable token: %s %v", age.Status, age.Evidence)
 	}
 	if len(rep.Checks) != 14 {

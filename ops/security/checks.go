@@ -32,7 +32,11 @@ func plural(n int, one string) string {
 func checkTokenAge(ctx context.Context, d Deps, c *Check) {
 	if d.Tokens == nil {
 		c.worse(Warn)
-		c.see("no admin token service: the token's age was not read")
+		if d.TokensErr != nil {
+			c.see("the token's age was not read: %v", d.TokensErr)
+		} else {
+			c.see("no admin token: its age was not read")
+		}
 		c.Hint = "give synops the admin token (MATRIX_ADMIN_TOKEN, token.file or token.command)"
 		return
 	}

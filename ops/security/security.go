@@ -136,6 +136,8 @@ type Deps struct {
 	Synapse   *synapse.Client
 	SynapseDB synapse.Secret // DSN
 	Tokens    *tokens.Service
+	// TokensErr says why Tokens is nil (the token could not be read).
+	TokensErr error
 	Backups   ops.BackupGate
 	// BackupWithin: the newest verified backup must be this recent.
 	BackupWithin time.Duration

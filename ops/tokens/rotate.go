@@ -64,6 +64,17 @@ func (s *Service) PlanRotate(ctx context.Context, req RotateRequest) (*ops.Plan,
 	if s.Server == "" {
 		return nil, errors.New("plan token rotation: the server name is unknown: point -c at homeserver.yaml or set server_name")
 	}
+	// One rotation at a time: a second would leave the first one's old
+	// token valid with nothing left to finish it.
+	if last, err := s.History.Latest(s.Server); err != nil {
+		return nil, fmt.Errorf("plan token rotation: %w", err)
+	} else if last != nil && last.Open() {
+		next := "synops tokens finish (or rollback)"
+		if last.Phase != Rotated {
+			next = "synops tokens rollback"
+		}
+		return nil, fmt.Errorf("plan token rotation: the rotation %s to %s is %s: %s first", last.ID, last.NewAdmin, last.Phase, next)
+	}
 	cur, err := whoamiAdmin(ctx, s.Synapse)
 	if err != nil {
 		return nil, fmt.Errorf("plan token rotation: the token synops uses: %w", err)

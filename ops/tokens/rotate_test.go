@@ -110,6 +110,11 @@ func TestRotateAndFinish(t *testing.T) {
 	// Until the final step the old token still works.
 	works(t, f.old, f.oldAdmin)
 
+	// No second rotation while this one is open: its old token would stay
+	// valid with nothing left to log it out.
+	if _, err := f.svc.PlanRotate(ctx, RotateRequest{NewAdmin: "rot_new_ok2"}); err == nil || !strings.Contains(err.Error(), "synops tokens finish") {
+		t.Errorf("a second rotation before finishing: %v, want a refusal", err)
+	}
 	// Finish refuses while synops itself holds the old token.
 	if _, err := f.svc.PlanFinish(ctx, FinishRequest{DeactivateOld: true}); err == nil || !strings.Contains(err.Error(), "synops itself still uses") {
 		t.Fatalf("PlanFinish with synops on the old token: %v, want a refusal", err)

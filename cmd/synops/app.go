@@ -65,6 +65,13 @@ func commands() []command {
 		{"users login-as", "an access token acting as the account, shown once", userCmd(usersLoginAs)},
 		{"users redact-events", "redact an account's messages", userCmd(usersRedactEvents)},
 		{"users deactivate", "deactivate an account; --erase also GDPR-erases it", userCmd(usersDeactivate)},
+		{"tokens status", "the admin token's age and where the last rotation stands; exit 1 if it needs you", runTokensStatus},
+		{"tokens rotate", "give synops and the application a new admin token; the old one keeps working", runTokensRotate},
+		{"tokens finish", "log the old admin token out (and deactivate its admin) after a rotation", runTokensFinish},
+		{"tokens rollback", "undo a rotation that was not finished", runTokensRollback},
+		{"audit log", "synops' audit log, newest first (--since 7d, --action, --outcome)", runAuditLog},
+		{"audit ack", "record that you checked a manual item of the security audit", runAuditAck},
+		{"audit", "the security checklist with evidence; exit 0 ok, 1 warning, 2 failure", runAudit},
 	}
 }
 

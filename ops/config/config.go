@@ -160,6 +160,9 @@ type Resolved struct {
 	// AppRefs overrides the SQL for the application's references to rooms;
 	// empty fields keep synops' OpenMeet defaults.
 	AppRefs AppRefsSQL
+	// Tokens and Security are the token rotation and audit sections (tokens.go).
+	Tokens   Tokens
+	Security Security
 
 	// Homeserver is what homeserver.yaml discovery found; nil when none was read.
 	Homeserver *Homeserver
@@ -558,6 +561,8 @@ func (l *loader) resolve() {
 			l.problem("livekit_url %q: %w", synapse.RedactURL(r.LiveKitURL), err)
 		}
 	}
+	l.resolveTokens(p)
+	l.resolveSecurity(p)
 	if p.AppRefs != nil {
 		r.AppRefs = AppRefsSQL{Count: deref(p.AppRefs.Count), Describe: deref(p.AppRefs.Describe), Clear: p.AppRefs.Clear}
 		r.origins["app_refs"] = l.profOrigin

@@ -35,6 +35,8 @@ type fileProfile struct {
 	Log            *fileLog      `yaml:"log"`
 	LiveKitURL     *string       `yaml:"livekit_url"`
 	AppRefs        *fileAppRefs  `yaml:"app_refs"`
+	Tokens         *fileTokens   `yaml:"tokens"`   // tokens.go
+	Security       *fileSecurity `yaml:"security"` // tokens.go
 }
 
 // fileAppRefs overrides the SQL that finds and clears the application

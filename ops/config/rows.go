@@ -109,6 +109,7 @@ func (r *Resolved) Rows() []Row {
 		logFile = "(not set: logs come from the service manager)"
 	}
 	add("log.file", logFile)
+	r.tokensRows(addAs)
 	return rows
 }
 

@@ -32,6 +32,7 @@ type Cluster struct {
 	password string
 	adminDB  string
 	bindir   string
+	listen   string // listen_addresses of a cluster we started
 
 	dir  string    // data directory of a cluster we started; "" for TEST_DATABASE_URL
 	cmd  *exec.Cmd // the postmaster we started
@@ -47,7 +48,21 @@ func Start(ctx context.Context) (*Cluster, error) {
 	if raw := os.Getenv("TEST_DATABASE_URL"); raw != "" {
 		return external(ctx, raw)
 	}
-	return startLocal(ctx)
+	return startLocal(ctx, Options{})
+}
+
+// Options shape a cluster this package starts.
+type Options struct {
+	// ListenAddresses is the server's listen_addresses (default
+	// 127.0.0.1). "*" binds every interface: the security audit's tests
+	// need a server that does, to see it found.
+	ListenAddresses string
+}
+
+// StartLocal starts a new throwaway cluster with o, whatever
+// TEST_DATABASE_URL says. Its address for clients is still 127.0.0.1.
+func StartLocal(ctx context.Context, o Options) (*Cluster, error) {
+	return startLocal(ctx, o)
 }
 
 func external(ctx context.Context, raw string) (*Cluster, error) {
@@ -103,7 +118,7 @@ func runAs() (*syscall.Credential, error) {
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
 
-func startLocal(ctx context.Context) (*Cluster, error) {
+func startLocal(ctx context.Context, o Options) (*Cluster, error) {
 	bindir, err := BinDir()
 	if err != nil {
 		return nil, err
@@ -117,7 +132,10 @@ func startLocal(ctx context.Context) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create cluster directory: %w", err)
 	}
-	c := &Cluster{host: "127.0.0.1", user: "postgres", adminDB: "postgres", bindir: bindir, dir: dir, cred: cred}
+	c := &Cluster{host: "127.0.0.1", user: "postgres", adminDB: "postgres", bindir: bindir, dir: dir, cred: cred, listen: o.ListenAddresses}
+	if c.listen == "" {
+		c.listen = "127.0.0.1"
+	}
 	fail := func(err error) (*Cluster, error) {
 		c.Stop()
 		return nil, err
@@ -160,7 +178,7 @@ func (c *Cluster) launch(ctx context.Context, data string, cred *syscall.Credent
 	}
 	cmd := exec.Command(filepath.Join(c.bindir, "postgres"), "-D", data,
 		"-p", strconv.Itoa(c.port), "-k", c.dir,
-		"-c", "listen_addresses=127.0.0.1",
+		"-c", "listen_addresses="+c.listen,
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
 		"-c", "max_connections=300", "-c", "shared_buffers=64MB")
 	cmd.Stdout, cmd.Stderr = logf, logf

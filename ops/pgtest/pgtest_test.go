@@ -53,3 +53,25 @@ func TestClusterLifecycle(t *testing.T) {
 	}
 	c.Stop() // twice is harmless
 }
+
+func TestStartLocalListenAddresses(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := StartLocal(ctx, Options{ListenAddresses: "*"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	conn, err := pgx.Connect(ctx, c.DSN("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var listen string
+	if err := conn.QueryRow(ctx, "SHOW listen_addresses").Scan(&listen); err != nil {
+		t.Fatal(err)
+	}
+	if listen != "*" {
+		t.Errorf("listen_addresses = %q, want *", listen)
+	}
+}

@@ -27,9 +27,12 @@ type Action struct {
 	// InSubView keeps the action live while a sub-view (a room's detail) is
 	// open; it then acts on what the sub-view shows.
 	InSubView bool
-	// Exactly one of Do and Change is set.
+	// Exactly one of Do, Change and Answer is set.
 	Do     func(target string) tea.Cmd // a plain action: reload, open, filter
 	Change *Change                     // plan → typed confirm → guarded apply → job
+	// Answer is a plain action that asks Ask's question first.
+	Answer func(target, answer string) tea.Cmd
+	Ask    *Ask
 }
 
 // Change is an action that changes state. The runner takes it through the
@@ -123,12 +126,16 @@ func (as *Actions) Run(a *Action, owner, target string) tea.Cmd {
 	if a.Do != nil {
 		return a.Do(target)
 	}
+	if a.Answer != nil {
+		req := askRequest{owner: owner, action: a.Name, target: target, ask: a.Ask, then: a.Answer}
+		return func() tea.Msg { return openAskMsg{req} }
+	}
 	ch := a.Change
 	if target == "" && !ch.NoTarget {
 		return nil
 	}
 	if ch.Ask != nil {
-		req := askRequest{owner: owner, action: a.Name, target: target, change: ch}
+		req := askRequest{owner: owner, action: a.Name, target: target, ask: ch.Ask, change: ch}
 		return func() tea.Msg { return openAskMsg{req} }
 	}
 	return planCmd(as.c, owner, a.Name, target, "", ch)
@@ -194,7 +201,9 @@ func (as *Actions) Commands() []Command {
 type (
 	askRequest struct {
 		owner, action, target string
-		change                *Change
+		ask                   *Ask
+		change                *Change                             // planned with the answer, or
+		then                  func(target, answer string) tea.Cmd // run with it
 	}
 	openAskMsg   struct{ req askRequest }
 	planReadyMsg struct {
@@ -316,7 +325,7 @@ type askBox struct {
 }
 
 func newAskBox(req askRequest) *askBox {
-	in := newInput(text.Clean(req.change.Ask.Prompt(req.target)))
+	in := newInput(text.Clean(req.ask.Prompt(req.target)))
 	in.CharLimit = 200
 	return &askBox{req: req, input: in}
 }
@@ -328,9 +337,12 @@ func (b *askBox) update(c *Common, km tea.KeyPressMsg) (cmd tea.Cmd, done bool) 
 		return Toast("cancelled: nothing was changed", false), true
 	case "enter":
 		answer := strings.TrimSpace(b.input.Value())
-		if err := b.req.change.Ask.Check(answer); err != nil {
+		if err := b.req.ask.Check(answer); err != nil {
 			b.err = err.Error()
 			return nil, false
+		}
+		if b.req.then != nil {
+			return b.req.then(b.req.target, answer), true
 		}
 		return planCmd(c, b.req.owner, b.req.action, b.req.target, answer, b.req.change), true
 	}

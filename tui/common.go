@@ -97,9 +97,10 @@ type Pane interface {
 
 // Pane titles, which are also the owners of their changes and jobs.
 const (
-	ownerHealth = "Health"
-	ownerRooms  = "Rooms"
-	ownerUsers  = "Users"
+	ownerHealth   = "Health"
+	ownerRooms    = "Rooms"
+	ownerUsers    = "Users"
+	ownerSecurity = "Security"
 )
 
 // ToastMsg shows a message on the toast line for a few seconds.

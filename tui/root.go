@@ -12,6 +12,7 @@ import (
 
 	"synops/ops/health"
 	"synops/ops/text"
+	"synops/ops/tokens"
 )
 
 // Model is the root of the console.
@@ -34,6 +35,7 @@ type Model struct {
 	toastID int
 
 	synapse, postgres health.Status // connection dots in the status bar
+	tokenAge          *tokens.Age   // the admin token's age, once known
 	refreshed         time.Time
 	jobRows           int
 }
@@ -111,6 +113,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return m.c.Jobs.update(msg)
 	case HealthMsg:
 		m.noteHealth(msg)
+	case TokenAgeMsg:
+		m.tokenAge = &msg.Age
+		return nil
 	}
 	return m.broadcast(msg)
 }
@@ -404,6 +409,9 @@ func (m *Model) statusBar() string {
 		pg = "PG "
 	}
 	parts = append(parts, item("Synapse "+m.dot(m.synapse)), item(pg+m.dot(m.postgres)))
+	if a := m.tokenAge; a != nil && a.Status == tokens.AgeOld {
+		parts = append(parts, s.BadgeRO.Render("⚠ "+a.Short()+": rotate"))
+	}
 	if !m.refreshed.IsZero() {
 		parts = append(parts, item("⟳ "+m.refreshed.Format("15:04:05")))
 	}

@@ -7,6 +7,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"synops/ops/text"
 )
@@ -19,6 +20,8 @@ type Column[T any] struct {
 	// column without a Max takes whatever is left.
 	Width, Min, Max int
 	Cell            func(r *T) string // the cell's text; the table cleans and fits it
+	// Style, when set, colours the cell (not on the selected row).
+	Style func(s *Styles, r *T) lipgloss.Style
 	// SortText (compared as given, computed once per sort) or Less makes the
 	// column sortable; with neither, s skips it.
 	SortText func(r *T) string
@@ -268,6 +271,9 @@ func (t *Table[T]) View() []string {
 		r := &t.rows[t.view[i]]
 		for j, c := range t.cols {
 			cells[j] = text.Cell(text.Clean(c.Cell(r)), widths[j])
+			if c.Style != nil && i != t.cursor {
+				cells[j] = c.Style(s, r).Render(cells[j])
+			}
 		}
 		line := strings.Join(cells, " ")
 		if i == t.cursor {

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/user"
 	"strings"
 	"time"
 
@@ -12,25 +10,27 @@ import (
 	"synops/ops/backup"
 	"synops/ops/config"
 	"synops/ops/security"
+	"synops/ops/tokens"
 	"synops/synapse"
+	"synops/tui"
 )
 
 // securityDeps builds what the security audit reads for the resolved
-// configuration. A missing admin token is not fatal: the token's age then
-// says why it is unknown, and every other check runs. The console's
-// Security pane uses the same.
-func (a *app) securityDeps(ctx context.Context, r *config.Resolved) (security.Deps, error) {
+// configuration, on b when there is one. A missing admin token is not fatal
+// (b is then nil and berr says why): the token's age says why it is unknown,
+// and every other check runs. The console's Security pane uses the same.
+func (a *app) securityDeps(r *config.Resolved, b *opsBase, berr error) (security.Deps, error) {
 	dir, err := audit.StateDir(a.getenv)
 	if err != nil {
 		return security.Deps{}, err
 	}
 	d := security.FromConfig(r, dir)
-	if b, err := a.opsBase(ctx, r); err == nil {
+	if b != nil {
 		svc := a.tokenService(b)
 		d.Synapse = svc.Synapse
 		d.Tokens = svc
 	} else {
-		d.TokensErr = err
+		d.TokensErr = berr
 		if c, cerr := synapse.New(r.HomeserverURL, synapse.Secret{}, synapse.WithRetries(0)); cerr == nil {
 			d.Synapse = c
 		}
@@ -39,6 +39,54 @@ func (a *app) securityDeps(ctx context.Context, r *config.Resolved) (security.De
 		d.Backups = backup.Catalog{Dir: r.Backup.Dir}
 	}
 	return d, nil
+}
+
+// securityConsole is the Security pane's view of the audit, the
+// acknowledgements, the audit log and token rotation.
+type securityConsole struct {
+	deps   security.Deps
+	acks   *security.Acks
+	log    *audit.Log
+	label  audit.Entry
+	tokens *tokens.Service // nil without an admin token
+}
+
+func (a *app) securityConsole(r *config.Resolved, b *opsBase, berr error) (*securityConsole, error) {
+	d, err := a.securityDeps(r, b, berr)
+	if err != nil {
+		return nil, err
+	}
+	path, err := audit.DefaultPath(a.getenv)
+	if err != nil {
+		return nil, err
+	}
+	log, err := audit.Open(path, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &securityConsole{deps: d, acks: d.Acks, log: log, tokens: d.Tokens,
+		label: audit.Entry{Profile: r.Profile, Server: r.ServerName, Environment: string(r.Environment)}}, nil
+}
+
+func (s *securityConsole) Audit(ctx context.Context) []security.Check {
+	return security.Run(ctx, s.deps)
+}
+
+func (s *securityConsole) Acknowledge(item, note string) error {
+	_, _, err := security.Acknowledge(s.acks, s.log, item, note, s.label)
+	return err
+}
+
+func (s *securityConsole) AuditLog(f audit.Filter) ([]audit.Operation, error) {
+	ops, _, err := audit.Query(s.log.Path(), f)
+	return ops, err
+}
+
+func (s *securityConsole) Tokens() tui.TokenSource {
+	if s.tokens == nil {
+		return nil // not a typed nil: the pane turns the token actions off
+	}
+	return s.tokens
 }
 
 // runAudit is `synops audit`: seed 004's checklist with evidence. Exit 0
@@ -58,7 +106,8 @@ func runAudit(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	d, err := a.securityDeps(ctx, r)
+	b, berr := a.opsBase(ctx, r)
+	d, err := a.securityDeps(r, b, berr)
 	if err != nil {
 		return err
 	}
@@ -133,31 +182,16 @@ func runAuditAck(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	r, _ := a.load(ctx) // the profile and server name label the line; the ack works without them
-	ack := security.Ack{At: time.Now().UTC(), Operator: operator(), Note: *note}
-	if err := security.StateAcks(dir).Record(item.ID, ack); err != nil {
-		return err
-	}
-	e := audit.Entry{Phase: "end", Action: "security.ack", Target: item.ID, Outcome: "ok", Detail: map[string]string{"note": *note}}
+	var label audit.Entry
 	if r != nil {
-		e.Profile, e.Server, e.Environment = r.Profile, r.ServerName, string(r.Environment)
+		label = audit.Entry{Profile: r.Profile, Server: r.ServerName, Environment: string(r.Environment)}
 	}
-	if err := log.Write(e); err != nil {
+	_, ack, err := security.Acknowledge(security.StateAcks(dir), log, item.ID, *note, label)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(a.stdout, "acknowledged %s (%s) at %s by %s\n", item.ID, item.Title, ack.At.Local().Format("2006-01-02 15:04"), ack.Operator)
 	return nil
-}
-
-// operator names who runs synops, as the audit log does.
-func operator() string {
-	op := "unknown"
-	if u, err := user.Current(); err == nil {
-		op = u.Username
-	}
-	if s := os.Getenv("SUDO_USER"); s != "" {
-		op += " (sudo from " + s + ")"
-	}
-	return op
 }
 
 // runAuditLog is `synops audit log`: synops' audit log, one line a change,

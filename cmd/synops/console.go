@@ -157,11 +157,20 @@ func (a *app) changePanes(ctx context.Context, c *tui.Common, r *config.Resolved
 		}
 	}
 	defer func() { c.Notice = strings.Join(notices, "; ") }()
-	b, err := a.opsBase(ctx, r)
-	if err != nil {
-		logger.Warn("no Rooms or Users pane", "reason", err)
-		notices = append(notices, "no Rooms or Users pane: "+err.Error())
-		return nil, closeAll
+	b, berr := a.opsBase(ctx, r)
+	security := func() {
+		if sc, err := a.securityConsole(r, b, berr); err == nil {
+			panes = append(panes, tui.NewSecurityPane(c, sc))
+		} else {
+			logger.Warn("security pane disabled", "reason", err)
+			notices = append(notices, "no Security pane: "+err.Error())
+		}
+	}
+	if berr != nil {
+		logger.Warn("no Rooms or Users pane", "reason", berr)
+		notices = append(notices, "no Rooms or Users pane: "+berr.Error())
+		security()
+		return panes, closeAll
 	}
 	c.Approvals = b.guard
 	unfinished := func(n int, what, finish, cli string) {
@@ -189,6 +198,7 @@ func (a *app) changePanes(ctx context.Context, c *tui.Common, r *config.Resolved
 		logger.Warn("users pane disabled", "reason", err)
 		notices = append(notices, "no Users pane: "+err.Error())
 	}
+	security()
 	return panes, closeAll
 }
 

@@ -415,3 +415,74 @@ func TestConsoleUsers(t *testing.T) {
 		t.Error("the password is in a file synops wrote")
 	}
 }
+
+// TestConsoleRotatesToken rotates the admin token from the Security pane of
+// the real binary: t, the server name typed, the job; the token file then
+// holds a new admin's working token and the old one still works. A second
+// console (reading the new token) finishes: f, the old admin's ID typed; the
+// old token is refused. No token is ever on screen.
+func TestConsoleRotatesToken(t *testing.T) {
+	ctx := context.Background()
+	bin := buildBinary(t)
+	b := newTokensBox(t, fmt.Sprintf("tui_old_%d", time.Now().UnixNano()%1e6))
+	env := []string{"SYNOPS_CONFIG=" + b.env["SYNOPS_CONFIG"], "HOME=" + b.env["HOME"], "XDG_STATE_HOME=" + b.state, "TERM=xterm-256color"}
+	screens := []string{}
+	open := func() *tmux {
+		tm := startTmux(t, 150, 40, env, bin)
+		tm.waitFor("the console", 20*time.Second, func(s string) bool { return strings.Contains(s, "Security") })
+		tm.keys("4")
+		tm.waitFor("the checks", 30*time.Second, func(s string) bool { return strings.Contains(s, "sorted by st") })
+		return tm
+	}
+	tm := open()
+	tm.keys("t")
+	s := tm.waitFor("the rotation dialog", 20*time.Second, func(s string) bool {
+		return strings.Contains(s, "Rotate the admin token") && strings.Contains(s, "Type the target")
+	})
+	screens = append(screens, s)
+	tm.keys("-l", bed.Synapse.ServerName)
+	tm.keys("Enter")
+	s = tm.waitFor("the rotation to finish", 60*time.Second, func(s string) bool { return strings.Contains(s, "✔ Rotate the admin token") })
+	screens = append(screens, s)
+	newTok := synapse.NewSecret(readTrim(t, b.tokFile))
+	if newTok.Reveal() == b.old.Reveal() {
+		t.Fatal("the token file still holds the old token")
+	}
+	if w, err := newClient(newTok).Whoami(ctx); err != nil || w.UserID == b.oldAdmin {
+		t.Fatalf("the new token: %v %v", w, err)
+	}
+	if _, err := newClient(b.old).Whoami(ctx); err != nil {
+		t.Errorf("the old token stopped working before finish: %v", err)
+	}
+	tm.keys("q")
+	tm.waitFor("synops to exit", 10*time.Second, func(s string) bool { return strings.Contains(s, "SYNOPS EXITED") })
+	_ = exec.Command("tmux", "kill-session", "-t", tm.session).Run()
+
+	tm = open()
+	tm.keys("f")
+	tm.waitFor("the question", 20*time.Second, func(s string) bool { return strings.Contains(s, "deactivate the old admin") })
+	tm.keys("-l", "no")
+	tm.keys("Enter")
+	s = tm.waitFor("the finish dialog", 20*time.Second, func(s string) bool {
+		return strings.Contains(s, "Finish the token rotation") && strings.Contains(s, "Type the target")
+	})
+	screens = append(screens, s)
+	tm.keys("-l", b.oldAdmin)
+	tm.keys("Enter")
+	s = tm.waitFor("the finish", 60*time.Second, func(s string) bool { return strings.Contains(s, "✔ Finish the token rotation") })
+	screens = append(screens, s)
+	if _, err := newClient(b.old).Whoami(ctx); err == nil {
+		t.Error("the old token still works after finish")
+	}
+	if _, err := newClient(newTok).Whoami(ctx); err != nil {
+		t.Errorf("the new token stopped working: %v", err)
+	}
+	tm.keys("q")
+	for _, sc := range screens {
+		for _, tok := range []synapse.Secret{b.old, newTok} {
+			if strings.Contains(sc, tok.Reveal()) {
+				t.Error("a token was on screen")
+			}
+		}
+	}
+}

@@ -95,6 +95,9 @@ func Open(path string, now func() time.Time) (*Log, error) {
 // Path is where the log is.
 func (l *Log) Path() string { return l.path }
 
+// Operator is who runs synops, as every line names them.
+func (l *Log) Operator() string { return l.operator }
+
 // Write appends e, filling in the time and the operator. The file is opened,
 // written and synced per entry so a crash loses nothing already logged.
 func (l *Log) Write(e Entry) error {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"synops/ops"
+	"synops/ops/audit"
 	"time"
 )
 
@@ -119,6 +120,23 @@ func (a *Acks) Record(item string, ack Ack) error {
 		return fmt.Errorf("acknowledgements: %w", err)
 	}
 	return nil
+}
+
+// Acknowledge records that the operator writing to log checked the manual
+// item (with a note): in acks, where every later audit shows it, and as a
+// line of the audit log labelled like label (profile, server, environment).
+func Acknowledge(acks *Acks, log *audit.Log, item, note string, label audit.Entry) (ManualItem, Ack, error) {
+	m, err := FindManual(item)
+	if err != nil {
+		return m, Ack{}, err
+	}
+	ack := Ack{At: time.Now().UTC(), Operator: log.Operator(), Note: note}
+	if err := acks.Record(m.ID, ack); err != nil {
+		return m, ack, err
+	}
+	e := label
+	e.Phase, e.Action, e.Target, e.Outcome, e.Detail = "end", "security.ack", m.ID, "ok", map[string]string{"note": note}
+	return m, ack, log.Write(e)
 }
 
 // ackDue is how old an acknowledgement may be before the item is due again.

@@ -133,7 +133,7 @@ func (a *app) roomService(ctx context.Context, r *config.Resolved) (*roomsEnv, e
 	}
 	g := &ops.Guard{ReadOnly: r.ReadOnly, Audit: log, Profile: r.Profile, FreshWithin: r.Backup.FreshWithin}
 	if r.Backup.Dir != "" {
-		g.Backups = backup.Catalog{Dir: r.Backup.Dir}
+		g.Backups = backup.NewCatalog(r.Backup.Dir, backupKeyFile(dir))
 	}
 	svc := &rooms.Service{Synapse: client, Guard: g, Journal: journal, Server: r.ServerName, Environment: string(r.Environment)}
 	var pools []*pgxpool.Pool

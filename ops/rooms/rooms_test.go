@@ -1,18 +1,15 @@
 package rooms_test
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"synops/ops"
-	"synops/ops/backup"
+	"synops/ops/backup/backuptest"
 	"synops/ops/rooms"
 	"synops/synapse"
 	"synops/synapse/synapsetest"
@@ -114,22 +111,6 @@ func TestRoomDelete(t *testing.T) {
 	}
 }
 
-// writeManifest puts a dummy dump and its verified manifest into dir.
-func writeManifest(t *testing.T, dir, name string, taken time.Time) {
-	t.Helper()
-	if err := os.WriteFile(filepath.Join(dir, name+".dump"), []byte("dummy dump"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	m := backup.Manifest{File: name + ".dump", SHA256: strings.Repeat("0", 64), TakenAt: taken, VerifiedAt: taken.Add(time.Minute)}
-	data, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name+".verified.json"), data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestGuardRefusesRoomDelete(t *testing.T) {
 	ctx := ctxT(t)
 	f := newFixture(t)
@@ -198,10 +179,13 @@ func TestGuardRefusesRoomDelete(t *testing.T) {
 		refused(t, p, err, ops.ErrNoBackup)
 	})
 
-	dir := t.TempDir()
-	f.guard.Backups = backup.Catalog{Dir: dir}
+	// A real verified backup of the bed's database: a hand-written manifest
+	// does not open the gate.
+	cat, id := backuptest.Verified(t, bed.SynapseDB, bed.Synapse.ServerName)
+	f.guard.Backups = cat
 	t.Run("old backup", func(t *testing.T) {
-		writeManifest(t, dir, "old", time.Now().Add(-3*time.Hour)) // FreshWithin is 1h
+		f.guard.Now = func() time.Time { return time.Now().Add(3 * time.Hour) } // FreshWithin is 1h
+		defer func() { f.guard.Now = nil }()
 		p := plan()
 		a, err := ops.Approve(p, room, time.Now())
 		if err != nil {
@@ -209,12 +193,11 @@ func TestGuardRefusesRoomDelete(t *testing.T) {
 		}
 		_, err = f.svc.ApplyDelete(ctx, p, a, nil)
 		refused(t, p, err, ops.ErrNoBackup)
-		if !strings.Contains(err.Error(), "old.dump") || !strings.Contains(err.Error(), "older than") {
+		if !strings.Contains(err.Error(), id) || !strings.Contains(err.Error(), "older than") {
 			t.Errorf("the refusal %q should name the stale backup and say it is too old", err)
 		}
 	})
 	t.Run("fresh backup", func(t *testing.T) {
-		writeManifest(t, dir, "fresh", time.Now().Add(-10*time.Minute))
 		p := plan()
 		a, err := ops.Approve(p, room, time.Now())
 		if err != nil {

@@ -307,3 +307,15 @@ func (c *Controller) run(ctx context.Context, argv []string) ([]byte, error) {
 	}
 	return out.Bytes(), err
 }
+
+// ServiceName is u as the service manager knows it: the compose service,
+// the systemd unit, or "synapse" for custom commands.
+func (c *Controller) ServiceName(u Unit) string {
+	switch c.Services.Kind {
+	case config.ServicesCompose:
+		return c.composeService(u)
+	case config.ServicesSystemd:
+		return c.systemdUnit(u)
+	}
+	return string(u)
+}

@@ -15,7 +15,6 @@ import (
 
 	"synops/ops"
 	"synops/ops/audit"
-	"synops/ops/backup"
 	"synops/ops/config"
 	"synops/ops/pg"
 	"synops/ops/rooms"
@@ -133,7 +132,7 @@ func (a *app) roomService(ctx context.Context, r *config.Resolved) (*roomsEnv, e
 	}
 	g := &ops.Guard{ReadOnly: r.ReadOnly, Audit: log, Profile: r.Profile, FreshWithin: r.Backup.FreshWithin}
 	if r.Backup.Dir != "" {
-		g.Backups = backup.NewCatalog(r.Backup.Dir, backupKeyFile(dir))
+		g.Backups = backupCatalog(r, a.getenv)
 	}
 	svc := &rooms.Service{Synapse: client, Guard: g, Journal: journal, Server: r.ServerName, Environment: string(r.Environment)}
 	var pools []*pgxpool.Pool

@@ -93,7 +93,7 @@ func (s *Service) PlanCreate(ctx context.Context, req CreateRequest) (*ops.Plan,
 	}
 	p.Impact = append(p.Impact, "into "+s.Catalog.Dir+freeSpace(s.Catalog.Dir))
 	if at, id, err := s.Catalog.NewestVerified(ctx); err == nil && id != "" {
-		p.Impact = append(p.Impact, fmt.Sprintf("newest verified backup: %s (%s old)", id, ageText(s.now().Sub(at))))
+		p.Impact = append(p.Impact, fmt.Sprintf("newest verified backup: %s (%s old)", id, FormatAge(s.now().Sub(at))))
 	} else if err == nil {
 		p.Impact = append(p.Impact, "no verified backup yet")
 	}

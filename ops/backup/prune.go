@@ -158,7 +158,7 @@ func prune(list []Entry, r Retention, now time.Time) *PrunePreview {
 		if r.MaxAge <= 0 {
 			mark(e.ID, "no maximum age is set")
 		} else if age := now.Sub(e.TakenAt()); age <= r.MaxAge {
-			mark(e.ID, fmt.Sprintf("younger than %s", ageText(r.MaxAge)))
+			mark(e.ID, fmt.Sprintf("younger than %s", FormatAge(r.MaxAge)))
 		}
 	}
 	for _, e := range list {
@@ -166,7 +166,7 @@ func prune(list []Entry, r Retention, now time.Time) *PrunePreview {
 		if why, ok := keep[e.ID]; ok {
 			it.Why = why
 		} else {
-			it.Remove, it.Why = true, fmt.Sprintf("%s old, older than %s", ageText(now.Sub(e.TakenAt())), ageText(r.MaxAge))
+			it.Remove, it.Why = true, fmt.Sprintf("%s old, older than %s", FormatAge(now.Sub(e.TakenAt())), FormatAge(r.MaxAge))
 		}
 		pp.Items = append(pp.Items, it)
 	}

@@ -31,7 +31,7 @@ func removedAges(pp *PrunePreview, list []Entry, now time.Time) []string {
 	var out []string
 	for i, it := range pp.Items {
 		if it.Remove {
-			out = append(out, ageText(now.Sub(list[i].TakenAt())))
+			out = append(out, FormatAge(now.Sub(list[i].TakenAt())))
 		}
 	}
 	return out

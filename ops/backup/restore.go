@@ -109,7 +109,7 @@ func (s *Service) PlanRestore(ctx context.Context, req RestoreRequest) (*ops.Pla
 		ops.Step{Title: "start " + strings.Join(names, " and ") + ", wait for /health and the admin API", Risk: ops.Reversible},
 		ops.Step{Title: "drop " + params.Old + " (the safety backup holds it)", Risk: ops.Destructive})
 	p.Impact = []string{
-		fmt.Sprintf("backup %s, taken %s (%s old), %s", e.ID, e.TakenAt().Local().Format("2006-01-02 15:04"), ageText(e.Age(now)), describeState(e)),
+		fmt.Sprintf("backup %s, taken %s (%s old), %s", e.ID, e.TakenAt().Local().Format("2006-01-02 15:04"), FormatAge(e.Age(now)), describeState(e)),
 		"everything written since the backup is lost: messages, rooms, users, media uploads",
 	}
 	now2 := s.currentCounts(ctx, db)

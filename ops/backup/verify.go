@@ -61,7 +61,7 @@ func (s *Service) PlanVerify(ctx context.Context, req VerifyRequest) (*ops.Plan,
 		}
 	}
 	p.Steps = append(p.Steps, ops.Step{Title: "record the result and its duration in the manifest", Risk: ops.ReadOnly})
-	p.Impact = []string{fmt.Sprintf("backup %s: %s old, %s, now %s", e.ID, ageText(e.Age(s.now())), textBytes(e.Size()), describeState(e))}
+	p.Impact = []string{fmt.Sprintf("backup %s: %s old, %s, now %s", e.ID, FormatAge(e.Age(s.now())), textBytes(e.Size()), describeState(e))}
 	p.Params, _ = json.Marshal(VerifyRequest{ID: e.ID})
 	return p, nil
 }
@@ -370,8 +370,9 @@ func (s *Service) unpack(ctx context.Context, in io.Reader, p Part) (string, err
 	return f.Name(), nil
 }
 
-// ageText is an age in the largest units that matter.
-func ageText(d time.Duration) string {
+// FormatAge is an age in the largest units that matter: "42 min",
+// "5.5 h", "3.0 days".
+func FormatAge(d time.Duration) string {
 	switch {
 	case d < time.Minute:
 		return "under a minute"

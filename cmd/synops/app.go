@@ -51,6 +51,13 @@ func commands() []command {
 		{"rooms unblock", "lift a room block", change(func() roomChange { return roomsBlock(false) })},
 		{"rooms purge-history", "purge a room's events older than a date", change(roomsPurgeHistory)},
 		{"rooms purge", "retention: delete rooms older than a duration (dry run unless --apply)", runRoomsPurge},
+		{"backup create", "back up Synapse's database, files and media (--verify to restore-test it)", backupCommand(backupCreate)},
+		{"backup list", "the backups with age, size, verification and contents", runBackupList},
+		{"backup verify", "restore a backup into a scratch database and compare it (exit 3 when it fails)", backupCommand(backupVerify)},
+		{"backup prune", "remove old backups, never the newest verified (dry run unless --apply)", backupCommand(backupPrune)},
+		{"backup restore", "put Synapse's database (and --media) back as a backup holds it", backupCommand(backupRestore)},
+		{"backup volumes", "compose: stop the services, archive each named volume, start them", backupCommand(backupVolumes)},
+		{"backup restore-volume", "unpack a volume archive into a new docker volume", backupCommand(backupRestoreVolume)},
 	}
 }
 

@@ -239,7 +239,7 @@ func (c *Controller) Status(ctx context.Context, u Unit) (State, error) {
 		if err != nil {
 			return State{}, err
 		}
-		out, err := c.run(ctx, append(base, "ps", "-q", c.composeService(u)))
+		out, err := c.run(ctx, append(base, "ps", "-a", "-q", c.composeService(u)))
 		if err != nil {
 			return State{}, fmt.Errorf("status of %s: %w", u, err)
 		}

@@ -4,15 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"golang.org/x/sync/errgroup"
 
 	"synops/ops/config"
 	"synops/ops/pg"
@@ -208,6 +211,35 @@ func countRows(ctx context.Context, q interface {
 		out[t] = n
 	}
 	return out, nil
+}
+
+// countParallel counts tables over n connections at once: after a restore
+// nothing else runs on the scratch database, and the big tables (events,
+// event_json, state_groups_state) are each a full scan.
+func countParallel(ctx context.Context, c *conn, tables []string, n int) (map[string]int64, error) {
+	n = max(1, min(n, len(tables)))
+	out := make(map[string]int64, len(tables))
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	for i := range n {
+		g.Go(func() error {
+			var mine []string
+			for j := i; j < len(tables); j += n {
+				mine = append(mine, tables[j])
+			}
+			cn, err := c.connect(gctx)
+			if err != nil {
+				return err
+			}
+			defer cn.Close(context.WithoutCancel(gctx))
+			got, err := countRows(gctx, cn, mine)
+			mu.Lock()
+			maps.Copy(out, got)
+			mu.Unlock()
+			return err
+		})
+	}
+	return out, g.Wait()
 }
 
 // schemaVersion reads Synapse's schema version and the oldest Synapse

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"synops/ops"
 	"synops/ops/config"
 	"synops/ops/services"
@@ -157,6 +159,7 @@ func TestCreateVerifyRestoreRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	beforeMedia := upload(t, before.AccessToken, "uploaded before the backup")
+	uploadOneTimeKey(t, before.AccessToken, "AAAAAg")
 	roomsAtBackup := roomIDs(t)
 
 	f := newFixture(t)
@@ -222,6 +225,9 @@ func TestCreateVerifyRestoreRoundTrip(t *testing.T) {
 	if !slices.Contains(roomIDs(t), beforeRoom) || slices.Contains(roomIDs(t), afterRoom) {
 		t.Errorf("want %s back and %s gone", beforeRoom, afterRoom)
 	}
+	if n := countOneTimeKeys(t); n != 0 {
+		t.Errorf("%d one-time keys came back: the dump must leave their rows out", n)
+	}
 	if !userExists(t, before.UserID) {
 		t.Errorf("%s, registered before the backup, is gone", before.UserID)
 	}
@@ -267,4 +273,79 @@ func planText(p *ops.Plan) string {
 		fmt.Fprintf(&b, "· %s\n", l)
 	}
 	return b.String()
+}
+
+// uploadOneTimeKey gives user's device a one-time key: a row in
+// e2e_one_time_keys_json.
+func uploadOneTimeKey(t *testing.T, token synapse.Secret, id string) {
+	t.Helper()
+	body := fmt.Sprintf(`{"one_time_keys":{"curve25519:%s":"dGhpcyBpcyBub3QgYSByZWFsIGtleSBidXQgaXQgaXMgZmluZQ"}}`, id)
+	req, _ := http.NewRequest(http.MethodPost, bed.Synapse.BaseURL+"/_matrix/client/v3/keys/upload", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token.Reveal())
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		data, _ := io.ReadAll(resp.Body)
+		t.Fatalf("keys/upload: HTTP %d %s", resp.StatusCode, data)
+	}
+}
+
+func countOneTimeKeys(t *testing.T) int64 {
+	t.Helper()
+	ctx := ctxT(t, time.Minute)
+	cn, err := pgx.Connect(ctx, bed.SynapseDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cn.Close(ctx)
+	var n int64
+	if err := cn.QueryRow(ctx, "SELECT count(*) FROM "+oneTimeKeys).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A dump that carries one-time keys (one not made by synops) has them
+// emptied by the restore: handed out a second time they would break
+// encrypted sessions.
+func TestRestoreEmptiesOneTimeKeysTheDumpHad(t *testing.T) {
+	ctx := ctxT(t, 10*time.Minute)
+	ctl := synctlController(t)
+	handOverToSynctl(t, ctl)
+	u, err := bed.Synapse.Register(ctx, "otk-holder", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uploadOneTimeKey(t, u.AccessToken, "AAAAAQ")
+	if n := countOneTimeKeys(t); n == 0 {
+		t.Fatal("the upload left no one-time key")
+	}
+	f := newFixture(t)
+	f.svc.Services, f.svc.keepOneTimeKeys = ctl, true
+	res := f.create(t, CreateRequest{Verify: true, Media: config.MediaNone})
+	if !res.Entry.Verified() || slices.Contains(res.Entry.Manifest.Part(PartSynapseDB).DataExcluded, oneTimeKeys) {
+		t.Fatalf("backup with one-time keys: %+v", res.Entry)
+	}
+	p, err := f.svc.PlanRestore(ctx, RestoreRequest{ID: res.Entry.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(planText(p), "empty "+oneTimeKeys) {
+		t.Errorf("the plan does not say the one-time keys are emptied:\n%s", planText(p))
+	}
+	a, err := f.guard.Request(ctx, p).Approve(bed.Synapse.ServerName, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr, err := f.svc.ApplyRestore(ctx, p, a, nil)
+	if err != nil {
+		t.Fatalf("restore: %v\n%s", err, f.log.String())
+	}
+	if rr.OneTimeKeys == 0 || countOneTimeKeys(t) != 0 {
+		t.Errorf("cleared %d, %d left; want all gone", rr.OneTimeKeys, countOneTimeKeys(t))
+	}
 }

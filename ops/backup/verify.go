@@ -12,7 +12,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"synops/ops"
 	"synops/ops/config"
@@ -180,19 +183,40 @@ func (s *Service) verifyParts(ctx context.Context, dir string, m *Manifest, res 
 		}
 	}
 	res.Checked = append(res.Checked, fmt.Sprintf("sha256 of %d files", len(m.Parts)))
-	for _, p := range m.Parts {
-		switch {
-		case p.Name == PartSynapseDB || p.Name == PartAppDB:
-			checked, err := s.restoreTest(ctx, dir, m, p, progress)
-			if err != nil {
+	// The parts are tested side by side: Synapse's database keeps
+	// pg_restore busy while the application database and the archives,
+	// small beside it, are checked on the other core.
+	var mu sync.Mutex
+	report := func(p ops.Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		progress(p)
+	}
+	checked := make([]string, len(m.Parts))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(2)
+	for i, p := range m.Parts {
+		g.Go(func() error {
+			switch {
+			case p.Name == PartSynapseDB || p.Name == PartAppDB:
+				c, err := s.restoreTest(gctx, dir, m, p, report)
+				checked[i] = c
 				return err
+			case p.Format == FormatTarZstd:
+				if err := readTar(gctx, dir, p, nil); err != nil {
+					return err
+				}
+				checked[i] = fmt.Sprintf("%s read through: %d files", p.Name, p.Files)
 			}
-			res.Checked = append(res.Checked, checked)
-		case p.Format == FormatTarZstd:
-			if err := readTar(ctx, dir, p, nil); err != nil {
-				return err
-			}
-			res.Checked = append(res.Checked, fmt.Sprintf("%s read through: %d files", p.Name, p.Files))
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for _, c := range checked {
+		if c != "" {
+			res.Checked = append(res.Checked, c)
 		}
 	}
 	return nil
@@ -219,24 +243,26 @@ func (s *Service) restoreTest(ctx context.Context, dir string, m *Manifest, p Pa
 	}
 	defer drop()
 	into := target.to(scratch)
+	start := time.Now()
 	if err := s.restoreInto(ctx, dir, p, into, via, progress); err != nil {
 		return "", err
 	}
+	s.logf("%s restored into %s in %s", p.Name, scratch, time.Since(start).Round(time.Millisecond))
 	progress(ops.Progress{Item: p.Name, Stage: "comparing", Detail: fmt.Sprintf("row counts of %d tables", len(p.Rows))})
-	cn, err := into.connect(ctx)
-	if err != nil {
-		return "", err
-	}
-	defer cn.Close(context.WithoutCancel(ctx))
 	tables := make([]string, 0, len(p.Rows))
 	for t := range p.Rows {
 		tables = append(tables, t)
 	}
 	sort.Strings(tables)
-	got, err := countRows(ctx, cn, tables)
+	got, err := countParallel(ctx, into, tables, runtime.NumCPU())
 	if err != nil {
 		return "", err
 	}
+	cn, err := into.connect(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer cn.Close(context.WithoutCancel(ctx))
 	var diffs []string
 	var rows int64
 	for _, t := range tables {
@@ -325,10 +351,12 @@ func (s *Service) restoreInto(ctx context.Context, dir string, p Part, target *c
 	case FormatCustomZstd:
 		args = []string{"pg_restore", "--no-password", "--no-owner", "--no-privileges", "--exit-on-error"}
 		if via == config.DumpHost || via == "" {
+			start := time.Now()
 			work, err := s.unpack(ctx, in, p)
 			if err != nil {
 				return err
 			}
+			s.logf("%s unpacked for pg_restore in %s", p.Name, time.Since(start).Round(time.Millisecond))
 			defer os.Remove(work)
 			args = append(args, "--jobs="+strconv.Itoa(runtime.NumCPU()), work)
 			in = nil

@@ -64,11 +64,11 @@ func (s *Service) PlanCreate(ctx context.Context, req CreateRequest) (*ops.Plan,
 		how = "plain SQL, gzip (seed 004's format)"
 	}
 	where := "on this machine"
-	switch s.DumpVia {
+	switch sv := s.controller().Services; s.DumpVia {
 	case config.DumpDocker:
-		where = "in container " + s.Services.Services.PostgresContainer + " (docker exec)"
+		where = "in container " + sv.PostgresContainer + " (docker exec)"
 	case config.DumpCompose:
-		where = "in compose service " + s.Services.Services.PostgresService + " (docker compose exec)"
+		where = "in compose service " + sv.PostgresService + " (docker compose exec)"
 	}
 	p.Steps = []ops.Step{{Title: fmt.Sprintf("dump Synapse's database %s (%s) %s, one-time keys' rows left out", db.Database, how, where), Risk: ops.ReadOnly}}
 	p.Impact = []string{fmt.Sprintf("database %s: %s", db.Database, textBytes(size))}

@@ -99,15 +99,23 @@ func (s *Service) dump(ctx context.Context, d dbDump, dir string, progress func(
 	m := newMeter(d.part, "dumping", estimate, progress)
 	// The counts run in the exporting transaction while pg_dump streams:
 	// both see the same snapshot, and the dump does not wait for them.
+	cctx, stopCounting := context.WithCancel(ctx)
+	defer stopCounting()
 	counted := make(chan error, 1)
 	go func() {
 		var err error
-		part.Rows, err = countRows(ctx, tx, tables)
+		part.Rows, err = countRows(cctx, tx, tables)
 		counted <- err
 	}()
 	s.logf("$ %s", joinArgv(argv))
 	dumpErr := s.controller().Exec.Stream(ctx, argv, services.Streams{Env: env, Stdout: io.MultiWriter(m, comp), Log: s.log()})
+	if dumpErr != nil {
+		stopCounting() // the dump is lost: do not scan the big tables for it
+	}
 	countErr := <-counted
+	if dumpErr != nil {
+		countErr = nil
+	}
 	closeErr := comp.Close()
 	size, sum, finErr := out.finish()
 	if err := errors.Join(dumpErr, countErr, closeErr, finErr); err != nil {

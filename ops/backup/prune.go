@@ -244,9 +244,18 @@ func (s *Service) ApplyPrune(ctx context.Context, p *ops.Plan, a ops.Approval, p
 }
 
 func (s *Service) prune(ctx context.Context, ids []string, res *PruneResult, progress func(ops.Progress)) error {
-	_, newest, err := s.Catalog.NewestVerified(ctx)
+	// The catalog may have changed since the plan: a newer backup verified
+	// (then what it protects moved) or failed (then nothing goes).
+	sum, err := s.Catalog.Summary(ctx)
 	if err != nil {
 		return err
+	}
+	if sum.Newest != nil && sum.Newest.State == Failed {
+		return fmt.Errorf("prune: the newest backup, %s, failed its verification since the plan was made: nothing was removed", sum.Newest.ID)
+	}
+	newest := ""
+	if sum.NewestVerified != nil {
+		newest = sum.NewestVerified.ID
 	}
 	for i, id := range ids {
 		if id == newest {

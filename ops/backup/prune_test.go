@@ -156,6 +156,18 @@ func TestPrunePlanAndApply(t *testing.T) {
 		t.Errorf("apply in read-only mode: %v", err)
 	}
 	f.guard.ReadOnly = false
+	// A newer backup failed its verification since the plan: nothing goes.
+	failed := newID(now.Add(-time.Minute))
+	plant(t, c, planted{id: failed, file: "db.zst", content: "failed", taken: now.Add(-time.Minute), state: Failed, sign: k})
+	if _, err := f.svc.ApplyPrune(ctx, p, a, nil); err == nil || !strings.Contains(err.Error(), "failed its verification") {
+		t.Errorf("apply after the newest failed: %v", err)
+	}
+	if list, _ := c.List(ctx); len(list) != 4 {
+		t.Errorf("%d entries after a halted prune, want all 4", len(list))
+	}
+	if err := os.RemoveAll(filepath.Join(c.Dir, failed)); err != nil {
+		t.Fatal(err)
+	}
 	res, err := f.svc.ApplyPrune(ctx, p, a, nil)
 	if err != nil {
 		t.Fatal(err)

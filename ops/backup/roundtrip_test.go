@@ -349,3 +349,52 @@ func TestRestoreEmptiesOneTimeKeysTheDumpHad(t *testing.T) {
 		t.Errorf("cleared %d, %d left; want all gone", rr.OneTimeKeys, countOneTimeKeys(t))
 	}
 }
+
+// A restore is refused in read-only mode, without the typed server name,
+// and without a fresh verified backup unless the waiver is given; a refused
+// restore stops nothing and takes no safety backup.
+func TestRestoreRefusals(t *testing.T) {
+	ctx := ctxT(t, 5*time.Minute)
+	f := newFixture(t)
+	f.svc.Services = synctlController(t) // never run: every attempt is refused
+	res := f.create(t, CreateRequest{Verify: true, Media: config.MediaNone})
+	plan := func() *ops.Plan {
+		p, err := f.svc.PlanRestore(ctx, RestoreRequest{ID: res.Entry.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	refused := func(name string, err, want error) {
+		t.Helper()
+		if !errors.Is(err, want) {
+			t.Errorf("%s: got %v, want %v", name, err, want)
+		}
+		if list, _ := f.svc.Catalog.List(ctx); len(list) != 1 {
+			t.Errorf("%s: a refused restore added to the catalog: %d entries", name, len(list))
+		}
+		if err := bed.Synapse.Client().Health(ctx); err != nil {
+			t.Errorf("%s: Synapse is down after a refused restore: %v", name, err)
+		}
+	}
+	p := plan()
+	_, err := f.svc.ApplyRestore(ctx, p, ops.Approval{}, nil)
+	refused("no approval", err, ops.ErrNotApproved)
+
+	f.guard.ReadOnly = true
+	p = plan()
+	a, _ := ops.Approve(p, bed.Synapse.ServerName, time.Now())
+	_, err = f.svc.ApplyRestore(ctx, p, a, nil)
+	refused("read-only", err, ops.ErrReadOnly)
+	f.guard.ReadOnly = false
+
+	f.guard.Now = func() time.Time { return time.Now().Add(2 * time.Hour) } // FreshWithin is 1h
+	p = plan()
+	req := f.guard.Request(ctx, p)
+	if !req.NeedsWaiver() {
+		t.Fatalf("a stale backup does not ask for the waiver: %s", req.BackupNote)
+	}
+	a, _ = ops.Approve(p, bed.Synapse.ServerName, time.Now())
+	_, err = f.svc.ApplyRestore(ctx, p, a, nil)
+	refused("stale backup", err, ops.ErrNoBackup)
+}

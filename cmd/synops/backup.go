@@ -46,7 +46,6 @@ type backupEnv struct {
 	svc     *backup.Service
 	guard   *ops.Guard
 	jobLog  string
-	r       *config.Resolved
 	closeFn func()
 }
 
@@ -63,14 +62,15 @@ func (a *app) backupService(ctx context.Context, withSynapse bool) (*backupEnv, 
 	if r.Backup.Dir == "" {
 		return nil, usageError("no backup directory: set backup.dir in the profile, %s, or pass --backup-dir", config.EnvBackupDir)
 	}
-	state, err := audit.StateDir(a.getenv)
+	auditPath, err := audit.DefaultPath(a.getenv)
 	if err != nil {
 		return nil, err
 	}
-	log, err := audit.Open(filepath.Join(state, "audit.log"), nil)
+	log, err := audit.Open(auditPath, nil)
 	if err != nil {
 		return nil, err
 	}
+	state := filepath.Dir(auditPath)
 	jobPath := filepath.Join(state, "backup-jobs.log")
 	if err := os.MkdirAll(state, 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
@@ -108,7 +108,7 @@ func (a *app) backupService(ctx context.Context, withSynapse bool) (*backupEnv, 
 			return nil, err
 		}
 	}
-	return &backupEnv{svc: svc, guard: g, jobLog: jobPath, r: r, closeFn: func() { job.Close() }}, nil
+	return &backupEnv{svc: svc, guard: g, jobLog: jobPath, closeFn: func() { job.Close() }}, nil
 }
 
 func nonEmpty(s string) []string {

@@ -144,24 +144,15 @@ func treeSize(root string, dirs []string) int64 {
 
 // writeTar writes a zstd-compressed tar part built by fill.
 func (s *Service) writeTar(ctx context.Context, dir string, part Part, fill func(tw *tar.Writer, count func(int64)) error, paths []string, progress func(ops.Progress)) (Part, error) {
-	out, err := createPart(filepath.Join(dir, part.File))
-	if err != nil {
-		return part, err
-	}
-	comp, err := compressor(part.Format, out)
-	if err != nil {
-		out.abort()
-		return part, err
-	}
-	tw := tar.NewWriter(comp)
 	files, bytes := 0, int64(0)
-	fillErr := fill(tw, func(n int64) { files++; bytes += n })
-	err = errors.Join(fillErr, tw.Close(), comp.Close())
-	size, sum, finErr := out.finish()
-	if err := errors.Join(err, finErr); err != nil {
+	err := writePart(dir, &part, func(w io.Writer) error {
+		tw := tar.NewWriter(w)
+		return errors.Join(fill(tw, func(n int64) { files++; bytes += n }), tw.Close())
+	})
+	if err != nil {
 		return part, fmt.Errorf("write %s: %w", part.File, err)
 	}
-	part.Size, part.SHA256, part.Files, part.Bytes, part.Paths = size, sum, files, bytes, paths
+	part.Files, part.Bytes, part.Paths = files, bytes, paths
 	if progress != nil {
 		progress(ops.Progress{Item: part.Name, Stage: "archived", Bytes: bytes, TotalBytes: bytes,
 			Detail: fmt.Sprintf("%d files, %s", files, textBytes(bytes))})

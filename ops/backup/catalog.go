@@ -144,22 +144,34 @@ var ErrNoEntry = errors.New("no such backup")
 // List reads every entry, newest first, and checks each. A missing
 // directory is an empty catalog.
 func (c *Catalog) List(ctx context.Context) ([]Entry, error) {
+	var out []Entry
+	err := c.walk(ctx, func(e Entry) bool {
+		out = append(out, e)
+		return true
+	})
+	return out, err
+}
+
+// walk checks the entries newest first and hands each to fn until it
+// returns false.
+func (c *Catalog) walk(ctx context.Context, fn func(Entry) bool) error {
 	ids, err := c.ids()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	k, err := loadKey(c.KeyFile, false)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out := make([]Entry, 0, len(ids))
 	for _, id := range ids {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
-		out = append(out, c.check(ctx, k, id))
+		if !fn(c.check(ctx, k, id)) {
+			return nil
+		}
 	}
-	return out, nil
+	return nil
 }
 
 // ids are the entries' names, newest first (IDs sort by time).
@@ -208,23 +220,14 @@ func (c *Catalog) NewestVerified(ctx context.Context) (time.Time, string, error)
 }
 
 func (c *Catalog) newestVerified(ctx context.Context) (*Entry, error) {
-	ids, err := c.ids()
-	if err != nil {
-		return nil, err
-	}
-	k, err := loadKey(c.KeyFile, false)
-	if err != nil {
-		return nil, err
-	}
-	for _, id := range ids {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	var found *Entry
+	err := c.walk(ctx, func(e Entry) bool {
+		if e.Verified() && e.Kind() == KindBackup {
+			found = &e
 		}
-		if e := c.check(ctx, k, id); e.Verified() && e.Kind() == KindBackup {
-			return &e, nil
-		}
-	}
-	return nil, nil
+		return found == nil
+	})
+	return found, err
 }
 
 // Summary is the catalog at a glance, for the health check.
@@ -233,39 +236,25 @@ type Summary struct {
 	NewestVerified *Entry // nil: none
 	// Newest is the newest backup of Synapse whatever its state; when it is
 	// not NewestVerified, it failed, was never verified or is not trusted.
-	Newest  *Entry
-	Entries int
+	Newest *Entry
 }
 
 // Summary reads the catalog for the health check.
 func (c *Catalog) Summary(ctx context.Context) (Summary, error) {
 	s := Summary{Dir: c.Dir}
-	ids, err := c.ids()
-	if err != nil {
-		return s, err
-	}
-	s.Entries = len(ids)
-	k, err := loadKey(c.KeyFile, false)
-	if err != nil {
-		return s, err
-	}
-	for _, id := range ids {
-		if err := ctx.Err(); err != nil {
-			return s, err
-		}
-		e := c.check(ctx, k, id)
+	err := c.walk(ctx, func(e Entry) bool {
 		if e.Kind() != KindBackup && e.State != Invalid {
-			continue
+			return true
 		}
 		if s.Newest == nil {
 			s.Newest = &e
 		}
 		if e.Verified() {
 			s.NewestVerified = &e
-			break
 		}
-	}
-	return s, nil
+		return s.NewestVerified == nil
+	})
+	return s, err
 }
 
 // check judges one entry: a signed manifest naming this entry, no time in

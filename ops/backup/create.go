@@ -165,7 +165,7 @@ func (s *Service) create(ctx context.Context, kind string, req CreateRequest, pr
 		}
 		return Entry{}, fmt.Errorf("backup %s: %w", id, err)
 	}
-	part, meta, err := s.dump(ctx, dbDump{part: PartSynapseDB, conn: db, via: s.DumpVia, format: req.Format, synapse: true}, par.dir, progress)
+	part, meta, err := s.dumpRetrying(ctx, dbDump{part: PartSynapseDB, conn: db, via: s.DumpVia, format: req.Format, synapse: true}, par.dir, progress)
 	if err != nil {
 		return fail(err)
 	}
@@ -177,7 +177,7 @@ func (s *Service) create(ctx context.Context, kind string, req CreateRequest, pr
 			if err != nil {
 				return fail(err)
 			}
-			part, _, err := s.dump(ctx, dbDump{part: PartAppDB, conn: app, via: config.DumpHost, format: req.Format}, par.dir, progress)
+			part, _, err := s.dumpRetrying(ctx, dbDump{part: PartAppDB, conn: app, via: config.DumpHost, format: req.Format}, par.dir, progress)
 			if err != nil {
 				return fail(err)
 			}

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -87,47 +87,55 @@ func (s *Service) dump(ctx context.Context, d dbDump, dir string, progress func(
 	if err != nil {
 		return fail(err)
 	}
-	out, err := createPart(filepath.Join(dir, name))
-	if err != nil {
-		return fail(err)
-	}
-	comp, err := compressor(format, out)
-	if err != nil {
-		out.abort()
-		return fail(err)
-	}
 	m := newMeter(d.part, "dumping", estimate, progress)
-	// The counts run in the exporting transaction while pg_dump streams:
-	// both see the same snapshot, and the dump does not wait for them.
-	cctx, stopCounting := context.WithCancel(ctx)
-	defer stopCounting()
-	counted := make(chan error, 1)
-	go func() {
-		var err error
-		part.Rows, err = countRows(cctx, tx, tables)
-		counted <- err
-	}()
-	s.logf("$ %s", joinArgv(argv))
-	dumpErr := s.controller().Exec.Stream(ctx, argv, services.Streams{Env: env, Stdout: io.MultiWriter(m, comp), Log: s.log()})
-	if dumpErr != nil {
-		stopCounting() // the dump is lost: do not scan the big tables for it
-	}
-	countErr := <-counted
-	if dumpErr != nil {
-		countErr = nil
-	}
-	closeErr := comp.Close()
-	size, sum, finErr := out.finish()
-	if err := errors.Join(dumpErr, countErr, closeErr, finErr); err != nil {
+	err = writePart(dir, &part, func(w io.Writer) error {
+		// The counts run in the exporting transaction while pg_dump
+		// streams: both see the same snapshot, and the dump does not wait.
+		cctx, stopCounting := context.WithCancel(ctx)
+		defer stopCounting()
+		counted := make(chan error, 1)
+		go func() {
+			var err error
+			part.Rows, err = countRows(cctx, tx, tables)
+			counted <- err
+		}()
+		s.logf("$ %s", joinArgv(argv))
+		if err := s.controller().Exec.Stream(ctx, argv, services.Streams{Env: env, Stdout: io.MultiWriter(m, w), Log: s.log()}); err != nil {
+			stopCounting() // the dump is lost: do not scan the big tables for it
+			<-counted
+			return err
+		}
+		return <-counted
+	})
+	if err != nil {
 		return fail(err)
 	}
-	part.Size, part.SHA256, part.Bytes = size, sum, m.n
+	part.Bytes = m.n
 	if err := tx.Commit(ctx); err != nil {
 		return fail(err)
 	}
 	progress(ops.Progress{Item: d.part, Stage: "dumped", Bytes: m.n, TotalBytes: m.n,
-		Detail: fmt.Sprintf("%s dumped, %s on disk in %s", textBytes(m.n), textBytes(size), time.Since(m.start).Round(100*time.Millisecond))})
+		Detail: fmt.Sprintf("%s dumped, %s on disk in %s", textBytes(m.n), textBytes(part.Size), time.Since(m.start).Round(100*time.Millisecond))})
 	return part, meta, nil
+}
+
+// dumpRetrying is dump, tried again (up to three times in all) when a
+// table went away between pg_dump listing and locking it: Synapse's
+// background updates create and drop work tables
+// (_temp_populate_user_directory_*), and pg_dump then fails with
+// "relation ... does not exist" on LOCK TABLE. A new snapshot sees the
+// schema as it is now.
+func (s *Service) dumpRetrying(ctx context.Context, d dbDump, dir string, progress func(ops.Progress)) (Part, dumpMeta, error) {
+	for attempt := 1; ; attempt++ {
+		part, meta, err := s.dump(ctx, d, dir, progress)
+		var ee *services.ExitError
+		if err == nil || attempt == 3 || !errors.As(err, &ee) ||
+			!strings.Contains(ee.Stderr, "LOCK TABLE") || !strings.Contains(ee.Stderr, "does not exist") {
+			return part, meta, err
+		}
+		s.logf("a table went away while pg_dump started (Synapse drops the work tables of its background updates): dumping %s again", d.conn.Database)
+		progress(ops.Progress{Item: d.part, Stage: "dumping", Detail: "a table went away as the dump began: starting again"})
+	}
 }
 
 // pgDumpCommand is pg_dump's argv and the environment it needs, where the

@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"synops/ops"
 	"synops/ops/config"
@@ -237,4 +240,73 @@ func flipByte(t *testing.T, path string, at int64) {
 		t.Fatal(err)
 	}
 	_, _ = io.Copy(io.Discard, f)
+}
+
+// Synapse's background updates drop their work tables while a dump may be
+// starting: pg_dump then fails to lock a table its snapshot still lists.
+// The backup takes a new snapshot and succeeds.
+func TestDumpRetriesWhenATableGoesAway(t *testing.T) {
+	ctx := ctxT(t, 3*time.Minute)
+	cn, err := pgx.Connect(ctx, bed.SynapseDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cn.Close(ctx)
+	if _, err := cn.Exec(ctx, "CREATE TABLE _temp_synops_going (x int)"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = cn.Exec(context.Background(), "DROP TABLE IF EXISTS _temp_synops_going") })
+	tx, err := cn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "LOCK TABLE _temp_synops_going IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t)
+	f.svc.AppDB = config.DSN{}
+	done := make(chan error, 1)
+	go func() {
+		p, err := f.svc.PlanCreate(ctx, CreateRequest{Media: config.MediaNone})
+		if err == nil {
+			_, err = f.svc.ApplyCreate(ctx, p, ops.Approval{}, nil)
+		}
+		done <- err
+	}()
+	// Once the backup waits for the table, it goes, as a background update's would.
+	watch, err := pgx.Connect(ctx, bed.SynapseDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close(ctx)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var waiting int
+		if err := watch.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()").Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the backup never waited for the locked table")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := tx.Exec(ctx, "DROP TABLE _temp_synops_going"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("backup: %v\n%s", err, f.log.String())
+	}
+	if !strings.Contains(f.log.String(), "dumping "+bed.SynapseName+" again") {
+		t.Errorf("the job log does not show the second attempt:\n%s", f.log.String())
+	}
+	ids, other := entries(t, f.svc.Catalog)
+	if len(ids) != 1 || len(other) != 0 {
+		t.Errorf("catalog %v, other %v; want the one backup", ids, other)
+	}
 }

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"time"
 
@@ -69,6 +71,30 @@ func (o *outFile) finish() (int64, string, error) {
 
 // abort closes the file after a failure; the caller removes the directory.
 func (o *outFile) abort() { o.f.Close() }
+
+// writePart writes part.File in dir from what fill writes: compressed as
+// part.Format, hashed and fsynced on the way, its size and SHA-256 recorded
+// in part. An error from any of them is the error.
+func writePart(dir string, part *Part, fill func(w io.Writer) error) error {
+	out, err := createPart(filepath.Join(dir, part.File))
+	if err != nil {
+		return err
+	}
+	comp, err := compressor(part.Format, out)
+	if err != nil {
+		out.abort()
+		return err
+	}
+	fillErr := fill(comp)
+	closeErr := comp.Close()
+	size, sum, finErr := out.finish()
+	if err := errors.Join(fillErr, closeErr, finErr); err != nil {
+		os.Remove(out.f.Name())
+		return err
+	}
+	part.Size, part.SHA256 = size, sum
+	return nil
+}
 
 // compressor wraps w in the compression of format.
 func compressor(format string, w io.Writer) (io.WriteCloser, error) {

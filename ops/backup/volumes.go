@@ -165,51 +165,38 @@ func (s *Service) archiveVolume(ctx context.Context, dir, vol string, progress f
 		return Part{}, fmt.Errorf("%q is not a docker volume name", vol)
 	}
 	part := Part{Name: "volume:" + vol, File: "volume-" + vol + ".tar.zst", Format: FormatTarZstd, Paths: []string{vol}}
-	out, err := createPart(filepath.Join(dir, part.File))
-	if err != nil {
-		return part, err
-	}
-	comp, err := compressor(part.Format, out)
-	if err != nil {
-		out.abort()
-		return part, err
-	}
-	// A reader beside the compressor counts the files and bytes, so the
-	// manifest can say what a verification must find.
-	pr, pw := io.Pipe()
-	counted := make(chan error, 1)
-	go func() {
-		tr := tar.NewReader(pr)
-		var err error
-		for {
-			var h *tar.Header
-			if h, err = tr.Next(); err != nil {
-				break
-			}
-			if h.Typeflag == tar.TypeReg {
-				part.Files++
-				part.Bytes += h.Size
-			}
-		}
-		_, _ = io.Copy(io.Discard, pr)
-		if errors.Is(err, io.EOF) {
-			err = nil
-		}
-		counted <- err
-	}()
 	m := newMeter(part.Name, "archiving", 0, progress)
 	argv := []string{"docker", "run", "--rm", "--network", "none", "-v", vol + ":/data:ro", s.volumeImage(), "tar", "-cf", "-", "-C", "/data", "."}
-	s.logf("$ %s", joinArgv(argv))
-	runErr := s.controller().Exec.Stream(ctx, argv, services.Streams{Stdout: io.MultiWriter(comp, pw, m), Log: s.log()})
-	pw.Close()
-	countErr := <-counted
-	closeErr := comp.Close()
-	size, sum, finErr := out.finish()
-	if err := errors.Join(runErr, countErr, closeErr, finErr); err != nil {
-		return part, err
-	}
-	part.Size, part.SHA256 = size, sum
-	return part, nil
+	err := writePart(dir, &part, func(w io.Writer) error {
+		// A reader beside the compressor counts the files and bytes, so
+		// the manifest can say what a verification must find.
+		pr, pw := io.Pipe()
+		counted := make(chan error, 1)
+		go func() {
+			tr := tar.NewReader(pr)
+			var err error
+			for {
+				var h *tar.Header
+				if h, err = tr.Next(); err != nil {
+					break
+				}
+				if h.Typeflag == tar.TypeReg {
+					part.Files++
+					part.Bytes += h.Size
+				}
+			}
+			_, _ = io.Copy(io.Discard, pr)
+			if errors.Is(err, io.EOF) {
+				err = nil
+			}
+			counted <- err
+		}()
+		s.logf("$ %s", joinArgv(argv))
+		runErr := s.controller().Exec.Stream(ctx, argv, services.Streams{Stdout: io.MultiWriter(w, pw, m), Log: s.log()})
+		pw.Close()
+		return errors.Join(runErr, <-counted)
+	})
+	return part, err
 }
 
 // VolumeRestoreRequest asks for a volume archive to be unpacked into a new

@@ -14,19 +14,30 @@ GOFLAGS_TEST ?= -count=1 -timeout 20m
 
 export SYNOPS_SYNAPSE_VENV := $(CURDIR)/$(VENV)
 
-.PHONY: build test demo bench lint synapse-env deps clean tape pictures
+# docker compose v2 is not packaged in bookworm (only docker-compose v1 is):
+# the tests run both, so the plugin is built once from the module proxy.
+COMPOSE_V2_VERSION := v2.24.7
+COMPOSE_V2 := .cache/docker-config/cli-plugins/docker-compose
+export SYNOPS_COMPOSE_V2_CONFIG := $(CURDIR)/.cache/docker-config
+
+.PHONY: build test demo bench lint synapse-env deps clean tape pictures compose-v2
 
 build:
 	$(GO) build -o bin/synops ./cmd/synops
 
 # System packages the test bed needs: PostgreSQL server binaries, libpq headers
-# (psycopg2 builds from source), a C compiler for it, tmux for the end-to-end run.
+# (psycopg2 builds from source), a C compiler for it, tmux for the end-to-end run,
+# and a Docker engine with both compose spellings and a static busybox for the
+# backup tests' compose deployment (images are built locally: no registry).
 deps:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
 	command -v pg_config >/dev/null || missing="$$missing libpq-dev"; \
 	command -v cc >/dev/null || missing="$$missing gcc"; \
 	command -v tmux >/dev/null || missing="$$missing tmux"; \
+	command -v dockerd >/dev/null || missing="$$missing docker.io"; \
+	command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
+	dpkg -s busybox-static >/dev/null 2>&1 || missing="$$missing busybox-static"; \
 	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
@@ -43,11 +54,26 @@ $(VENV_STAMP): | deps
 	GIT_DIR=/nonexistent $(VENV)/bin/python -c 'import synapse, psycopg2; print("Synapse", synapse.__version__, "installed in $(VENV)")'
 	touch $@
 
-# Every test, integration tests included, against a real Synapse and a real
-# PostgreSQL. A skipped test fails the run: nothing here may skip silently.
-test: synapse-env
+# The compose plugin, built once into .cache (about two minutes). `go install`
+# fails on its replace directives; building in a copy of the module works.
+compose-v2: $(COMPOSE_V2)
+
+$(COMPOSE_V2):
+	@echo "building the docker compose $(COMPOSE_V2_VERSION) plugin (once)"
+	src=$$($(GO) mod download -json github.com/docker/compose/v2@$(COMPOSE_V2_VERSION) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p'); \
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	cp -r "$$src/." "$$tmp"; chmod -R u+w "$$tmp"; \
+	mkdir -p $(dir $@); \
+	(cd "$$tmp" && CGO_ENABLED=0 GOFLAGS= $(GO) build -o $(CURDIR)/$@.tmp ./cmd); \
+	mv $@.tmp $@
+
+# Every test, integration tests included, against a real Synapse, a real
+# PostgreSQL and a real Docker engine (.ci/with-dockerd starts one for the
+# run and removes it after, also when tests fail). A skipped test fails the
+# run: nothing here may skip silently.
+test: synapse-env compose-v2
 	@echo "Synapse $$(GIT_DIR=/nonexistent $(VENV)/bin/python -c 'import synapse; print(synapse.__version__)') from $(VENV)"
-	$(GO) test $(GOFLAGS_TEST) -v ./... 2>&1 | tee .cache/test.log | grep -v -E '^(=== (RUN|PAUSE|CONT|NAME)|\s*--- PASS)'
+	.ci/with-dockerd $(GO) test $(GOFLAGS_TEST) -v ./... 2>&1 | tee .cache/test.log | grep -v -E '^(=== (RUN|PAUSE|CONT|NAME)|\s*--- PASS)'
 	@if grep -E -- '--- SKIP' .cache/test.log; then echo "FAIL: tests were skipped (see above)"; exit 1; fi
 	@echo "test: $$(grep -c -E -- '--- PASS' .cache/test.log) passed, 0 failed"
 

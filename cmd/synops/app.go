@@ -72,6 +72,13 @@ func commands() []command {
 		{"audit log", "synops' audit log, newest first (--since 7d, --action, --outcome)", runAuditLog},
 		{"audit ack", "record that you checked a manual item of the security audit", runAuditAck},
 		{"audit", "the security checklist with evidence; exit 0 ok, 1 warning, 2 failure", runAudit},
+		{"backup create", "back up Synapse's database, files and media (--verify to restore-test it)", backupCommand(backupCreate)},
+		{"backup list", "the backups with age, size, verification and contents", runBackupList},
+		{"backup verify", "restore a backup into a scratch database and compare it (exit 3 when it fails)", backupCommand(backupVerify)},
+		{"backup prune", "remove old backups, never the newest verified (dry run unless --apply)", backupCommand(backupPrune)},
+		{"backup restore", "put Synapse's database (and --media) back as a backup holds it", backupCommand(backupRestore)},
+		{"backup volumes", "compose: stop the services, archive each named volume, start them", backupCommand(backupVolumes)},
+		{"backup restore-volume", "unpack a volume archive into a new docker volume", backupCommand(backupRestoreVolume)},
 	}
 }
 

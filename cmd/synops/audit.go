@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"synops/ops/audit"
-	"synops/ops/backup"
 	"synops/ops/config"
 	"synops/ops/security"
 	"synops/ops/tokens"
@@ -36,7 +35,7 @@ func (a *app) securityDeps(r *config.Resolved, b *opsBase, berr error) (security
 		}
 	}
 	if r.Backup.Dir != "" {
-		d.Backups = backup.Catalog{Dir: r.Backup.Dir}
+		d.Backups = backupCatalog(r, a.getenv)
 	}
 	return d, nil
 }

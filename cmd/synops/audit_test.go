@@ -25,6 +25,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"synops/ops/backup"
+	"synops/ops/backup/backuptest"
 )
 
 // auditBox is a box whose every machine check can pass: homeserver.yaml
@@ -72,9 +73,7 @@ func newAuditBox(t *testing.T) *auditBox {
 	if err := os.MkdirAll(backups, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(backups, "synapse.dump"), "dump")
-	m, _ := json.Marshal(backup.Manifest{File: "synapse.dump", TakenAt: time.Now().Add(-time.Hour), VerifiedAt: time.Now()})
-	writeFile(t, filepath.Join(backups, "synapse.dump.verified.json"), string(m))
+	backuptest.Take(t, backup.NewCatalog(backups, backupKeyFile(filepath.Join(dir, "state"))), bed.SynapseDB, bed.Synapse.ServerName)
 
 	writeFile(t, b.cfg, fmt.Sprintf(`profiles:
   box:

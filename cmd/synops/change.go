@@ -9,7 +9,6 @@ import (
 
 	"synops/ops"
 	"synops/ops/audit"
-	"synops/ops/backup"
 	"synops/ops/config"
 	"synops/synapse"
 )
@@ -50,7 +49,7 @@ func (a *app) opsBase(ctx context.Context, r *config.Resolved) (*opsBase, error)
 	}
 	g := &ops.Guard{ReadOnly: r.ReadOnly, Audit: log, Profile: r.Profile, FreshWithin: r.Backup.FreshWithin}
 	if r.Backup.Dir != "" {
-		g.Backups = backup.Catalog{Dir: r.Backup.Dir}
+		g.Backups = backupCatalog(r, a.getenv)
 	}
 	return &opsBase{r: r, client: client, guard: g, state: dir}, nil
 }

@@ -76,7 +76,7 @@ func runConsole(ctx context.Context, a *app) error {
 	if err != nil {
 		return err
 	}
-	checker := health.NewChecker(healthConfig(r, client))
+	checker := health.NewChecker(healthConfig(r, client, a.getenv))
 	defer checker.Close()
 
 	c := tui.NewCommon(tui.Common{
@@ -219,7 +219,7 @@ func serverLabel(r *config.Resolved) string {
 }
 
 // healthConfig is the checker's view of the resolved configuration.
-func healthConfig(r *config.Resolved, client *synapse.Client) health.Config {
+func healthConfig(r *config.Resolved, client *synapse.Client, getenv env) health.Config {
 	cfg := health.Config{
 		Synapse: client, MetricsURLs: r.MetricsURLs, LiveKitURL: r.LiveKitURL,
 		SynapseDB: r.SynapseDB.Raw, AppDB: r.AppDB.Raw,
@@ -230,6 +230,7 @@ func healthConfig(r *config.Resolved, client *synapse.Client) health.Config {
 	}
 	if r.Backup.Dir != "" {
 		cfg.Disks = append(cfg.Disks, health.Disk{Label: "backups", Path: r.Backup.Dir})
+		cfg.Backups, cfg.Thresholds.BackupAgeCrit = backupCatalog(r, getenv), r.Backup.FreshWithin
 	}
 	return cfg
 }

@@ -39,7 +39,7 @@ func runHealth(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg := healthConfig(r, client)
+	cfg := healthConfig(r, client, a.getenv)
 	cfg.Timeout = *timeout
 	if *liveKit != "" {
 		cfg.LiveKitURL = *liveKit

@@ -6,6 +6,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"synops/ops/audit"
+	"synops/ops/backup"
+	"synops/ops/backup/backuptest"
 )
 
 type healthReport struct {
@@ -24,12 +28,22 @@ type healthReport struct {
 }
 
 // healthEnv is the bed as a profile-less setup: homeserver.yaml for Synapse,
-// its database and metrics, the token and the app database from the environment.
+// its database and metrics, the token and the app database from the
+// environment, and a backup directory holding a fresh verified backup (a
+// healthy box has one).
 func healthEnv(t *testing.T) (map[string]string, []string) {
-	return map[string]string{
+	home, dir := t.TempDir(), t.TempDir()
+	env := map[string]string{
+		"HOME":               home,
 		"MATRIX_ADMIN_TOKEN": bed.Synapse.AdminToken.Reveal(),
 		"SYNOPS_APP_DB_DSN":  bed.AppDB,
-	}, []string{"-c", bed.Synapse.ConfigPath, "--backup-dir", t.TempDir()}
+	}
+	state, err := audit.StateDir(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	backuptest.Take(t, backup.NewCatalog(dir, backupKeyFile(state)), bed.SynapseDB, bed.Synapse.ServerName)
+	return env, []string{"-c", bed.Synapse.ConfigPath, "--backup-dir", dir}
 }
 
 func TestHealthJSON(t *testing.T) {
@@ -60,7 +74,7 @@ func TestHealthJSON(t *testing.T) {
 		"metrics.scrape", "metrics.sync_p95", "metrics.db_txn_avg", "metrics.db_sched_wait",
 		"metrics.fed_pending_pdus", "metrics.fed_pending_edus", "metrics.rss", "metrics.events_persisted_rate",
 		"postgres.synapse", "postgres.app", "postgres.connections", "postgres.db_size", "postgres.longest_txn",
-		"postgres.waiting_locks", "disk.media_store", "disk.backups",
+		"postgres.waiting_locks", "disk.media_store", "disk.backups", "backup.verified",
 	} {
 		i, ok := got[id]
 		if !ok {

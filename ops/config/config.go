@@ -74,6 +74,14 @@ type Services struct {
 	Start  []string
 	Stop   []string
 	Status []string
+
+	// The application API (OpenMeet), stopped with Synapse for a restore:
+	// a compose service or a systemd unit ("" when not managed).
+	AppService string
+	AppUnit    string
+	// PostgresContainer is the container `docker exec` runs pg_dump and
+	// pg_restore in (backup.dump_via docker), e.g. seed 004's postgres-matrix.
+	PostgresContainer string
 }
 
 // Backup holds where backups go and how long they are kept.
@@ -84,6 +92,22 @@ type Backup struct {
 	// FreshWithin is how new a verified backup must be for a destructive step
 	// (reset, restore, user erase, bulk purge) to run without an explicit waiver.
 	FreshWithin time.Duration
+	// KeepDaily, KeepWeekly and KeepMonthly keep the newest backup of that
+	// many recent days, ISO weeks and months beyond MaxAge (0: none).
+	KeepDaily, KeepWeekly, KeepMonthly int
+
+	Format  BackupFormat // how the Synapse database is dumped
+	DumpVia DumpVia      // where pg_dump and pg_restore run
+	Media   MediaScope   // which part of the media store is archived
+	Files   []string     // further files to keep with each backup (livekit.yaml)
+	// AdminDB is a DSN for a role that may create and drop databases (the
+	// scratch database of a verification, the database a restore recreates);
+	// unset, Synapse's own DSN is used.
+	AdminDB DSN
+	// Volumes are the named volumes `backup volumes` archives; empty means
+	// every volume of the compose project.
+	Volumes     []string
+	VolumeImage string // the image of the throwaway container that archives a volume
 }
 
 // TokenSource says where the admin access token is read from. Exactly one of the
@@ -686,7 +710,11 @@ func (l *loader) warnReadableSecrets(p *fileProfile) {
 		return
 	}
 	holds := false
-	for _, s := range []*string{p.SynapseDBDSN, p.AppDBDSN} {
+	dsns := []*string{p.SynapseDBDSN, p.AppDBDSN}
+	if p.Backup != nil {
+		dsns = append(dsns, p.Backup.AdminDSN)
+	}
+	for _, s := range dsns {
 		if s == nil {
 			continue
 		}
@@ -727,6 +755,10 @@ func (l *loader) resolveServices(p *fileProfile) {
 		Start:           s.Start,
 		Stop:            s.Stop,
 		Status:          s.Status,
+
+		AppService:        deref(s.AppService),
+		AppUnit:           deref(s.AppUnit),
+		PostgresContainer: deref(s.PostgresContainer),
 	}
 	switch kind {
 	case ServicesNone:
@@ -799,6 +831,7 @@ func (l *loader) resolveBackup(p *fileProfile) {
 		r.Backup.FreshWithin = b.FreshWithin.d
 		r.origins["backup.fresh_within"] = l.profOrigin
 	}
+	l.resolveBackupMore(b)
 }
 
 func deref(p *string) string {

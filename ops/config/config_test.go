@@ -32,10 +32,17 @@ profiles:
       kind: compose
       compose_file: docker-compose.yml
       compose_project: matrix
+      app_service: openmeet-api
     backup:
       dir: /profile/backups
       keep: 3
       max_age: 14d
+      keep_weekly: 4
+      format: sql-gzip
+      dump_via: compose
+      media: all
+      files: [/etc/livekit.yaml, extra.yaml]
+      admin_dsn: postgres://postgres:` + profilePassword + `@profhost:5432/postgres
     log:
       file: /profile/homeserver.log
   bare:
@@ -192,6 +199,17 @@ func TestPrecedence(t *testing.T) {
 		{"compose file relative to config", Flags{}, nil, "services.compose_file", filepath.Join(filepath.Dir(f.config), "docker-compose.yml"), profFull},
 		{"compose service default", Flags{}, nil, "services.synapse_service", "synapse", profFull},
 		{"services default", Flags{Profile: ptr("bare")}, nil, "services.kind", "none", "default"},
+		// backup keys beyond dir and ages
+		{"backup format default", Flags{Profile: ptr("bare")}, nil, "backup.format", "custom", "default"},
+		{"backup format profile", Flags{}, nil, "backup.format", "sql-gzip", profFull},
+		{"backup dump_via default", Flags{Profile: ptr("bare")}, nil, "backup.dump_via", "host", "default"},
+		{"backup dump_via profile", Flags{}, nil, "backup.dump_via", "compose", profFull},
+		{"backup media", Flags{}, nil, "backup.media", "all", profFull},
+		{"backup files relative to config", Flags{}, nil, "backup.files", "/etc/livekit.yaml, " + filepath.Join(filepath.Dir(f.config), "extra.yaml"), profFull},
+		{"backup keep_weekly", Flags{}, nil, "backup.keep_weekly", "4", profFull},
+		{"backup admin dsn redacted", Flags{}, nil, "backup.admin_dsn", "postgres@profhost:5432/postgres", profFull},
+		{"backup volume image default", Flags{}, nil, "backup.volume_image", "alpine", "default"},
+		{"app service", Flags{}, nil, "services.app_service", "openmeet-api", profFull},
 		{"empty profile", Flags{Profile: ptr("empty"), HomeserverURL: ptr("http://x")}, nil, "environment", "development", "default"},
 		{"empty profile, env read_only", Flags{Profile: ptr("empty"), HomeserverURL: ptr("http://x")}, map[string]string{EnvReadOnly: "1"}, "read_only", "true", "env SYNOPS_READ_ONLY"},
 	}
@@ -272,6 +290,12 @@ func TestLoadErrors(t *testing.T) {
 	f.writeConfig(t, custom, "profiles:\n  dev:\n    homeserver_url: http://x\n    services: {kind: custom, start: [a]}\n")
 	kind := filepath.Join(f.dir, "kind.yaml")
 	f.writeConfig(t, kind, "profiles:\n  dev:\n    homeserver_url: http://x\n    services: {kind: docker}\n")
+	badBackup := filepath.Join(f.dir, "badbackup.yaml")
+	f.writeConfig(t, badBackup, "profiles:\n  dev:\n    homeserver_url: http://x\n    backup: {format: tar, media: some, keep_weekly: -1, files: ['']}\n")
+	dockerVia := filepath.Join(f.dir, "dockervia.yaml")
+	f.writeConfig(t, dockerVia, "profiles:\n  dev:\n    homeserver_url: http://x\n    backup: {dump_via: docker}\n")
+	composeVia := filepath.Join(f.dir, "composevia.yaml")
+	f.writeConfig(t, composeVia, "profiles:\n  dev:\n    homeserver_url: http://x\n    services: {kind: systemd}\n    backup: {dump_via: compose}\n")
 	noHS := filepath.Join(f.dir, "nohs.yaml")
 	f.writeConfig(t, noHS, "profiles:\n  dev:\n    homeserver_yaml: "+filepath.Join(f.dir, "missing-homeserver.yaml")+"\n")
 
@@ -298,6 +322,9 @@ func TestLoadErrors(t *testing.T) {
 		{"two token sources", Flags{Config: &tokens}, nil, []string{"one of env, file or command"}, true},
 		{"custom without stop", Flags{Config: &custom}, nil, []string{"stop, status"}, true},
 		{"unknown service kind", Flags{Config: &kind}, nil, []string{`services.kind "docker"`, "compose, systemd, custom, none"}, true},
+		{"backup keys checked", Flags{Config: &badBackup}, nil, []string{`backup.format "tar"`, "custom", "sql-gzip", `backup.media "some"`, "backup.keep_weekly -1", "backup.files", "empty entry"}, true},
+		{"dump via docker needs a container", Flags{Config: &dockerVia}, nil, []string{"backup.dump_via docker", "services.postgres_container"}, true},
+		{"dump via compose needs compose", Flags{Config: &composeVia}, nil, []string{"backup.dump_via compose", "services.kind compose"}, true},
 		{"missing homeserver.yaml", Flags{Config: &noHS}, nil, []string{"missing-homeserver.yaml", "profile dev"}, false},
 		{"profile without a config file", Flags{Profile: ptr("dev")}, map[string]string{"XDG_CONFIG_HOME": filepath.Join(f.dir, "none")}, []string{`profile "dev"`, "no config file"}, false},
 		{"dsn flag with password refused", Flags{AppDBDSN: ptr("postgres://u:FlagSecret@h/db")}, nil, []string{"refusing --app-db-dsn", "SYNOPS_APP_DB_DSN"}, true},

@@ -65,6 +65,10 @@ type fileServices struct {
 	Start           []string `yaml:"start"`
 	Stop            []string `yaml:"stop"`
 	Status          []string `yaml:"status"`
+	// The application API (OpenMeet) and a PostgreSQL container outside compose.
+	AppService        *string `yaml:"app_service"`
+	AppUnit           *string `yaml:"app_unit"`
+	PostgresContainer *string `yaml:"postgres_container"`
 }
 
 type fileBackup struct {
@@ -72,6 +76,16 @@ type fileBackup struct {
 	Keep        *int          `yaml:"keep"`
 	MaxAge      *yamlDuration `yaml:"max_age"`
 	FreshWithin *yamlDuration `yaml:"fresh_within"`
+	KeepDaily   *int          `yaml:"keep_daily"`
+	KeepWeekly  *int          `yaml:"keep_weekly"`
+	KeepMonthly *int          `yaml:"keep_monthly"`
+	Format      *string       `yaml:"format"`
+	DumpVia     *string       `yaml:"dump_via"`
+	Media       *string       `yaml:"media"`
+	Files       []string      `yaml:"files"`
+	AdminDSN    *string       `yaml:"admin_dsn"`
+	Volumes     []string      `yaml:"volumes"`
+	VolumeImage *string       `yaml:"volume_image"`
 }
 
 type fileLog struct {

@@ -35,6 +35,9 @@ type Homeserver struct {
 	Retention string
 	LogConfig string // log_config path
 	LogFile   string // the filename of a handler in the log config
+	// SigningKey is the server's signing key file (signing_key_path, or
+	// Synapse's default <config dir>/<server_name>.signing.key).
+	SigningKey string
 
 	// Notes explain what could not be discovered and why (SQLite, unreadable
 	// secret file, paths that do not exist on this machine).
@@ -63,6 +66,7 @@ type hsFile struct {
 	RegistrationSharedSecretPath string       `yaml:"registration_shared_secret_path"`
 	EnableMetrics                bool         `yaml:"enable_metrics"`
 	LogConfig                    string       `yaml:"log_config"`
+	SigningKeyPath               string       `yaml:"signing_key_path"`
 	Retention                    *hsRetention `yaml:"retention"`
 }
 
@@ -179,6 +183,12 @@ func DiscoverHomeserver(ctx context.Context, path string) (*Homeserver, error) {
 	if f.LogConfig != "" {
 		h.LogConfig = expandPath(f.LogConfig, dir, "")
 		h.discoverLogFile()
+	}
+	switch {
+	case f.SigningKeyPath != "":
+		h.SigningKey = expandPath(f.SigningKeyPath, dir, "")
+	case f.ServerName != "":
+		h.SigningKey = filepath.Join(dir, f.ServerName+".signing.key")
 	}
 	return h, nil
 }

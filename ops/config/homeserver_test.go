@@ -145,6 +145,7 @@ func TestDiscoverHomeserver(t *testing.T) {
 		{"RegistrationSharedSecret", h.RegistrationSharedSecret.Reveal(), sharedSecret},
 		{"LogConfig", h.LogConfig, filepath.Join(dir, "example.org.log.config")},
 		{"LogFile", h.LogFile, filepath.Join(dir, "homeserver.log")},
+		{"SigningKey", h.SigningKey, "/data/example.org.signing.key"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

@@ -91,19 +91,25 @@ func (r *Resolved) Rows() []Row {
 		addAs("services.compose_project", "services", orNotSet(s.ComposeProject))
 		addAs("services.synapse_service", "services", s.SynapseService)
 		addAs("services.postgres_service", "services", s.PostgresService)
+		addAs("services.app_service", "services", orNotSet(s.AppService))
 	case ServicesSystemd:
 		addAs("services.unit", "services", s.SynapseUnit)
 		addAs("services.postgres_unit", "services", s.PostgresUnit)
+		addAs("services.app_unit", "services", orNotSet(s.AppUnit))
 	case ServicesCustom:
 		addAs("services.start", "services", orNotSet(strings.Join(s.Start, " ")))
 		addAs("services.stop", "services", orNotSet(strings.Join(s.Stop, " ")))
 		addAs("services.status", "services", orNotSet(strings.Join(s.Status, " ")))
+	}
+	if s.PostgresContainer != "" {
+		addAs("services.postgres_container", "services", s.PostgresContainer)
 	}
 
 	add("backup.dir", orNotSet(r.Backup.Dir))
 	add("backup.keep", strconv.Itoa(r.Backup.Keep))
 	add("backup.max_age", FormatDuration(r.Backup.MaxAge))
 	add("backup.fresh_within", FormatDuration(r.Backup.FreshWithin))
+	r.describeBackup(add)
 	logFile := r.LogFile
 	if logFile == "" {
 		logFile = "(not set: logs come from the service manager)"

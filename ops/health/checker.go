@@ -30,11 +30,15 @@ type Config struct {
 	AppDB       synapse.Secret // DSN (may be zero: then no postgres.app result)
 	LiveKitURL  string         // optional: no livekit.health result without it
 	Disks       []Disk
+	// Backups is the backup catalog; nil: no backup.verified result.
+	Backups BackupCatalog
 	// Thresholds grade the figures; the zero value means DefaultThresholds().
 	Thresholds Thresholds
 	// Timeout bounds each check (default 5s). Run returns within Timeout plus
 	// a small margin, whatever the servers do.
 	Timeout time.Duration
+	// now is the clock of the backup age (tests set it).
+	now func() time.Time
 }
 
 // Checker runs the health checks. It is safe for concurrent use. It keeps the
@@ -62,6 +66,9 @@ func NewChecker(cfg Config) *Checker {
 	if cfg.Thresholds == (Thresholds{}) {
 		cfg.Thresholds = DefaultThresholds()
 	}
+	if cfg.now == nil {
+		cfg.now = time.Now
+	}
 	cfg.MetricsURLs = append([]string(nil), cfg.MetricsURLs...)
 	cfg.Disks = append([]Disk(nil), cfg.Disks...)
 	return &Checker{
@@ -76,7 +83,7 @@ func NewChecker(cfg Config) *Checker {
 // Run runs the checks of one tier concurrently, each under its own time limit,
 // and returns their results in a fixed order: Synapse, Metrics, workers and
 // the databases' reachability for Cheap; PostgreSQL statistics, Disk,
-// LiveKit for Expensive. A check that has not
+// LiveKit, Backups for Expensive. A check that has not
 // reported when the limit (plus a small margin) is up is reported critical
 // as "no answer", so Run never hangs on a server that accepts and never answers.
 func (c *Checker) Run(ctx context.Context, tier Tier) []Result {
@@ -122,6 +129,9 @@ func (c *Checker) checks(tier Tier) []check {
 		}
 		if c.cfg.LiveKitURL != "" {
 			out = append(out, c.liveKitCheck())
+		}
+		if c.cfg.Backups != nil {
+			out = append(out, c.backupCheck())
 		}
 		return out
 	}

@@ -1,7 +1,7 @@
 // Package health runs the checks that say whether the ops box is well: Synapse
 // and its token, its Prometheus metrics (and each worker's), PostgreSQL, free
-// disk space and LiveKit. Every check has its own time limit and reports a
-// Result; none of them changes anything.
+// disk space, LiveKit and the newest verified backup. Every check has its own
+// time limit and reports a Result; none of them changes anything.
 //
 // ConnectionChecks is the one-shot set `synops config check` runs. A Checker
 // runs the full set in two tiers for the live dashboard and `synops health`.
@@ -31,6 +31,8 @@
 //	postgres.waiting_locks                locks not granted        (count)
 //	disk.<label>                          free space ("media store" → disk.media_store) %
 //	livekit.health                        response time, when configured s
+//	backup.verified                       age of the newest verified     s
+//	                                      backup, when a catalog is given
 //
 // Rates (sync p95, DB averages, events persisted) compare a scrape with the
 // previous one of the same URL: the first run reports them Unknown.

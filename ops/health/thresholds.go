@@ -54,6 +54,12 @@ type Thresholds struct {
 	// DiskFreePct: free space left to unprivileged users, as a percentage of
 	// the filesystem. Below the threshold is bad. Default 15 / 5.
 	DiskFreeWarnPct, DiskFreeCritPct float64
+
+	// BackupAge: age of the newest verified backup. Default a day (a
+	// nightly backup is late) / none: set the critical one to the
+	// profile's backup.fresh_within, past which the destructive
+	// operations need --without-backup.
+	BackupAgeWarn, BackupAgeCrit time.Duration
 }
 
 // DefaultThresholds returns the defaults documented on Thresholds.
@@ -71,6 +77,7 @@ func DefaultThresholds() Thresholds {
 		PGLongestTxnWarn: 5 * time.Minute, PGLongestTxnCrit: 30 * time.Minute,
 		PGWaitingLocksWarn: 5, PGWaitingLocksCrit: 20,
 		DiskFreeWarnPct: 15, DiskFreeCritPct: 5,
+		BackupAgeWarn: 24 * time.Hour,
 	}
 }
 

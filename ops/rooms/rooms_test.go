@@ -2,7 +2,6 @@ package rooms_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,7 +13,7 @@ import (
 
 	"synops/ops"
 	"synops/ops/audit"
-	"synops/ops/backup"
+	"synops/ops/backup/backuptest"
 	"synops/ops/rooms"
 	"synops/synapse"
 	"synops/synapse/synapsetest"
@@ -116,22 +115,6 @@ func TestRoomDelete(t *testing.T) {
 	}
 }
 
-// writeManifest puts a dummy dump and its verified manifest into dir.
-func writeManifest(t *testing.T, dir, name string, taken time.Time) {
-	t.Helper()
-	if err := os.WriteFile(filepath.Join(dir, name+".dump"), []byte("dummy dump"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	m := backup.Manifest{File: name + ".dump", SHA256: strings.Repeat("0", 64), TakenAt: taken, VerifiedAt: taken.Add(time.Minute)}
-	data, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name+".verified.json"), data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestGuardRefusesRoomDelete(t *testing.T) {
 	ctx := ctxT(t)
 	f := newFixture(t)
@@ -200,10 +183,13 @@ func TestGuardRefusesRoomDelete(t *testing.T) {
 		refused(t, p, err, ops.ErrNoBackup)
 	})
 
-	dir := t.TempDir()
-	f.guard.Backups = backup.Catalog{Dir: dir}
+	// A real verified backup of the bed's database: a hand-written manifest
+	// does not open the gate.
+	cat, id := backuptest.Verified(t, bed.SynapseDB, bed.Synapse.ServerName)
+	f.guard.Backups = cat
 	t.Run("old backup", func(t *testing.T) {
-		writeManifest(t, dir, "old", time.Now().Add(-3*time.Hour)) // FreshWithin is 1h
+		f.guard.Now = func() time.Time { return time.Now().Add(3 * time.Hour) } // FreshWithin is 1h
+		defer func() { f.guard.Now = nil }()
 		p := plan()
 		a, err := ops.Approve(p, room, time.Now())
 		if err != nil {
@@ -211,12 +197,11 @@ func TestGuardRefusesRoomDelete(t *testing.T) {
 		}
 		_, err = f.svc.ApplyDelete(ctx, p, a, nil)
 		refused(t, p, err, ops.ErrNoBackup)
-		if !strings.Contains(err.Error(), "old.dump") || !strings.Contains(err.Error(), "older than") {
+		if !strings.Contains(err.Error(), id) || !strings.Contains(err.Error(), "older than") {
 			t.Errorf("the refusal %q should name the stale backup and say it is too old", err)
 		}
 	})
 	t.Run("fresh backup", func(t *testing.T) {
-		writeManifest(t, dir, "fresh", time.Now().Add(-10*time.Minute))
 		p := plan()
 		a, err := ops.Approve(p, room, time.Now())
 		if err != nil {

@@ -3,7 +3,6 @@ package security
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"synops/ops/backup"
+	"synops/ops/backup/backuptest"
 	"synops/ops/pgtest"
 	"synops/synapse"
 )
@@ -320,16 +320,14 @@ func TestAlerts(t *testing.T) {
 }
 
 func TestBackups(t *testing.T) {
-	dir := t.TempDir()
 	now := time.Now()
-	d := Deps{Backups: backup.Catalog{Dir: dir}, BackupWithin: 7 * 24 * time.Hour, Now: func() time.Time { return now }}
+	empty := backup.NewCatalog(t.TempDir(), filepath.Join(t.TempDir(), "backup.key"))
 	wantStatus(t, run(t, "backup.verified", Deps{}), Fail, "no backup directory")
-	wantStatus(t, run(t, "backup.verified", d), Fail, "no verified backup")
-	os.WriteFile(filepath.Join(dir, "synapse-1.dump"), []byte("dump"), 0o600)
-	m, _ := json.Marshal(backup.Manifest{File: "synapse-1.dump", TakenAt: now.Add(-10 * 24 * time.Hour), VerifiedAt: now.Add(-10 * 24 * time.Hour)})
-	os.WriteFile(filepath.Join(dir, "synapse-1.dump.verified.json"), m, 0o600)
-	wantStatus(t, run(t, "backup.verified", d), Warn, "synapse-1.dump", "(10 days ago)")
-	d.Now = func() time.Time { return now.Add(-5 * 24 * time.Hour) }
+	wantStatus(t, run(t, "backup.verified", Deps{Backups: empty, BackupWithin: 7 * 24 * time.Hour}), Fail, "no verified backup")
+	cat, id := backuptest.Verified(t, bed.SynapseDB, bed.Synapse.ServerName)
+	d := Deps{Backups: cat, BackupWithin: 7 * 24 * time.Hour, Now: func() time.Time { return now.Add(10 * 24 * time.Hour) }}
+	wantStatus(t, run(t, "backup.verified", d), Warn, id, "(10 days ago)")
+	d.Now = func() time.Time { return now.Add(5 * 24 * time.Hour) }
 	wantStatus(t, run(t, "backup.verified", d), OK, "(5 days ago)")
 }
 

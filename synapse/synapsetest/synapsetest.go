@@ -306,6 +306,13 @@ func (s *Server) start(ctx context.Context) error {
 		return fmt.Errorf("start synapse: %w", err)
 	}
 	errf.Close()
+	// Synapse writes its pid file only when it daemonizes. Without one,
+	// removeStale in any other test binary on this machine takes this
+	// running server's directory for a dead one after a minute.
+	if err := os.WriteFile(filepath.Join(s.Dir, "homeserver.pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o600); err != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		return fmt.Errorf("start synapse: %w", err)
+	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
 	s.mu.Lock()

@@ -3,6 +3,10 @@ package synapsetest_test
 import (
 	"context"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -66,5 +70,18 @@ func TestSampleSeed(t *testing.T) {
 	}
 	if _, err := os.Stat(bed.Synapse.LogPath); err != nil {
 		t.Errorf("Synapse log: %v", err)
+	}
+}
+
+// A running test Synapse has a pid file naming a live process: without it,
+// another test binary's removeStale takes the directory for a dead one's.
+func TestPidFileNamesTheRunningServer(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(bed.Synapse.Dir, "homeserver.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || syscall.Kill(pid, 0) != nil {
+		t.Errorf("pid file %q does not name a running process (%v)", data, err)
 	}
 }

@@ -269,6 +269,11 @@ func (r *runner) planned(msg planReadyMsg) tea.Cmd {
 		return Toast(msg.action+": "+msg.err.Error(), true)
 	}
 	p := msg.req.Plan
+	if p.Risk() == ops.ReadOnly {
+		// Nothing on the server changes (a backup, a restore test): no typed
+		// confirmation, as the CLI asks none; the guard still audits it.
+		return r.start(msg, ops.Approval{})
+	}
 	tag := msg.owner + ":" + p.ID
 	r.pending[tag] = msg
 	req := ConfirmRequest{
@@ -302,6 +307,11 @@ func (r *runner) confirmed(msg ConfirmResultMsg) tea.Cmd {
 	if err != nil {
 		return Toast("not approved: "+err.Error(), true)
 	}
+	return r.start(pm, ap)
+}
+
+// start runs an approved change as a job.
+func (r *runner) start(pm planReadyMsg, ap ops.Approval) tea.Cmd {
 	p, ch := pm.req.Plan, pm.change
 	label := ch.Title + " " + p.Target
 	if ch.JobLabel != nil {

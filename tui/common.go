@@ -101,6 +101,7 @@ const (
 	ownerRooms    = "Rooms"
 	ownerUsers    = "Users"
 	ownerSecurity = "Security"
+	ownerBackups  = "Backups"
 )
 
 // ToastMsg shows a message on the toast line for a few seconds.

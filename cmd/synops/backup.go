@@ -59,18 +59,30 @@ func (a *app) backupService(ctx context.Context, withSynapse bool) (*backupEnv, 
 	if err != nil {
 		return nil, err
 	}
+	var client *synapse.Client
+	if withSynapse {
+		token, err := r.LoadToken(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if client, err = synapse.New(r.HomeserverURL, token); err != nil {
+			return nil, err
+		}
+	}
+	return a.backupOn(r, client)
+}
+
+// backupOn builds the backup operations with client (nil: none; a restore
+// then cannot wait for the admin API). The console builds them on its
+// opsBase's client.
+func (a *app) backupOn(r *config.Resolved, client *synapse.Client) (*backupEnv, error) {
 	if r.Backup.Dir == "" {
 		return nil, usageError("no backup directory: set backup.dir in the profile, %s, or pass --backup-dir", config.EnvBackupDir)
 	}
-	auditPath, err := audit.DefaultPath(a.getenv)
+	g, state, err := a.guard(r)
 	if err != nil {
 		return nil, err
 	}
-	log, err := audit.Open(auditPath, nil)
-	if err != nil {
-		return nil, err
-	}
-	state := filepath.Dir(auditPath)
 	jobPath := filepath.Join(state, "backup-jobs.log")
 	if err := os.MkdirAll(state, 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
@@ -79,8 +91,7 @@ func (a *app) backupService(ctx context.Context, withSynapse bool) (*backupEnv, 
 	if err != nil {
 		return nil, fmt.Errorf("open the backup job log: %w", err)
 	}
-	cat := backupCatalog(r, a.getenv)
-	g := &ops.Guard{ReadOnly: r.ReadOnly, Audit: log, Profile: r.Profile, FreshWithin: r.Backup.FreshWithin, Backups: cat}
+	cat := g.Backups.(*backup.Catalog)
 	b := r.Backup
 	svc := &backup.Service{
 		Catalog: cat, Guard: g, Server: r.ServerName, Environment: string(r.Environment),
@@ -92,21 +103,11 @@ func (a *app) backupService(ctx context.Context, withSynapse bool) (*backupEnv, 
 		Volumes:  b.Volumes, VolumeImage: b.VolumeImage,
 		Retention: backup.Retention{MaxAge: b.MaxAge, Keep: b.Keep,
 			KeepDaily: b.KeepDaily, KeepWeekly: b.KeepWeekly, KeepMonthly: b.KeepMonthly},
-		JobLog: job,
+		JobLog:  job,
+		Synapse: client,
 	}
 	if h := r.Homeserver; h != nil {
 		svc.Discovered = append(nonEmpty(h.SigningKey), nonEmpty(h.LogConfig)...)
-	}
-	if withSynapse {
-		token, err := r.LoadToken(ctx)
-		if err != nil {
-			job.Close()
-			return nil, err
-		}
-		if svc.Synapse, err = synapse.New(r.HomeserverURL, token); err != nil {
-			job.Close()
-			return nil, err
-		}
 	}
 	return &backupEnv{svc: svc, guard: g, jobLog: jobPath, closeFn: func() { job.Close() }}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	"github.com/spf13/pflag"
 
@@ -35,23 +36,30 @@ func (a *app) opsBase(ctx context.Context, r *config.Resolved) (*opsBase, error)
 	if err != nil {
 		return nil, err
 	}
-	auditPath, err := audit.DefaultPath(a.getenv)
+	g, dir, err := a.guard(r)
 	if err != nil {
 		return nil, err
+	}
+	return &opsBase{r: r, client: client, guard: g, state: dir}, nil
+}
+
+// guard is the guard every change of this profile passes: read-only mode,
+// the audit log in the state directory, the backup gate on the profile's
+// catalog. It needs no admin token (a backup from cron has none).
+func (a *app) guard(r *config.Resolved) (*ops.Guard, string, error) {
+	auditPath, err := audit.DefaultPath(a.getenv)
+	if err != nil {
+		return nil, "", err
 	}
 	log, err := audit.Open(auditPath, nil)
 	if err != nil {
-		return nil, err
-	}
-	dir, err := audit.StateDir(a.getenv)
-	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	g := &ops.Guard{ReadOnly: r.ReadOnly, Audit: log, Profile: r.Profile, FreshWithin: r.Backup.FreshWithin}
 	if r.Backup.Dir != "" {
 		g.Backups = backupCatalog(r, a.getenv)
 	}
-	return &opsBase{r: r, client: client, guard: g, state: dir}, nil
+	return g, filepath.Dir(auditPath), nil
 }
 
 // change is a command that plans one change to one target (a room, an

@@ -16,7 +16,9 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/term"
 
+	"synops/ops"
 	"synops/ops/audit"
+	"synops/ops/backup"
 	"synops/ops/config"
 	"synops/ops/diagnose"
 	"synops/ops/health"
@@ -198,8 +200,28 @@ func (a *app) changePanes(ctx context.Context, c *tui.Common, r *config.Resolved
 		logger.Warn("users pane disabled", "reason", err)
 		notices = append(notices, "no Users pane: "+err.Error())
 	}
+	if r.Backup.Dir == "" {
+		notices = append(notices, "no Backups pane: set backup.dir in the profile")
+	} else if be, err := a.backupOn(r, b.client); err == nil {
+		closers = append(closers, be.close)
+		panes = append(panes, tui.NewBackupsPane(c, backupConsole{be.svc}))
+	} else {
+		logger.Warn("backups pane disabled", "reason", err)
+		notices = append(notices, "no Backups pane: "+err.Error())
+	}
 	security()
 	return panes, closeAll
+}
+
+// backupConsole is the Backups pane's view of the backup service: the
+// catalog's list, and prune by the profile's retention.
+type backupConsole struct{ *backup.Service }
+
+func (b backupConsole) List(ctx context.Context) ([]backup.Entry, error) { return b.Catalog.List(ctx) }
+
+func (b backupConsole) PlanPrune(ctx context.Context) (*ops.Plan, error) {
+	p, _, err := b.Service.PlanPrune(ctx, b.Retention)
+	return p, err
 }
 
 // diagnoser binds the diagnosis checks to this configuration for the TUI.

@@ -430,7 +430,7 @@ func TestConsoleRotatesToken(t *testing.T) {
 	open := func() *tmux {
 		tm := startTmux(t, 150, 40, env, bin)
 		tm.waitFor("the console", 20*time.Second, func(s string) bool { return strings.Contains(s, "Security") })
-		tm.keys("4")
+		tm.keys("5")
 		tm.waitFor("the checks", 30*time.Second, func(s string) bool { return strings.Contains(s, "sorted by st") })
 		return tm
 	}
@@ -484,5 +484,39 @@ func TestConsoleRotatesToken(t *testing.T) {
 				t.Error("a token was on screen")
 			}
 		}
+	}
+}
+
+// TestConsoleBackups backs up and verifies from the Backups pane of the real
+// binary: c, yes, the job with its progress; the catalog then holds a
+// verified backup that `synops backup list` reports too, and a rooms delete
+// passes the backup gate without the waiver.
+func TestConsoleBackups(t *testing.T) {
+	bin := buildBinary(t)
+	env, state := roomsCLIEnv(t)
+	tm := startTmux(t, 150, 40, []string{"SYNOPS_CONFIG=" + env["SYNOPS_CONFIG"], "HOME=" + env["HOME"],
+		"XDG_STATE_HOME=" + state, "TERM=xterm-256color"}, bin)
+	tm.waitFor("the console", 20*time.Second, func(s string) bool { return strings.Contains(s, "4 Backups") })
+	tm.keys("4")
+	tm.waitFor("the catalog", 20*time.Second, func(s string) bool { return strings.Contains(s, "sorted by taken") })
+	tm.keys("c")
+	tm.waitFor("the question", 10*time.Second, func(s string) bool { return strings.Contains(s, "verify it by restoring") })
+	tm.keys("-l", "yes")
+	tm.keys("Enter")
+	s := tm.waitFor("the backup", 120*time.Second, func(s string) bool { return strings.Contains(s, "✔ Back up") })
+	if !strings.Contains(s, "verified by restoring") || !strings.Contains(lineWith(s, "synapse-"), "✓") {
+		t.Errorf("no verified backup on screen:\n%s", s)
+	}
+	tm.keys("q")
+	out, errs, code := cli(t, env, "backup", "list")
+	if code != 0 || !strings.Contains(out, "✓") {
+		t.Errorf("backup list after the console's backup: exit %d\n%s%s", code, out, errs)
+	}
+	id, err := bed.Synapse.CreateRoom(roomsCtx(t), synapsetest.RoomSpec{Name: "gated by the console's backup"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, errs, code := cli(t, env, "rooms", "delete", id, "--yes", "--confirm="+id); code != 0 {
+		t.Errorf("delete with the console's verified backup and no --without-backup: exit %d\n%s%s", code, out, errs)
 	}
 }

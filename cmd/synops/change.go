@@ -68,10 +68,14 @@ func (a *app) guard(r *config.Resolved) (*ops.Guard, string, error) {
 // approval, the same guard; a planner's ops.ErrNothingToDo is said, not
 // failed.
 type change[E any] struct {
-	name   string // "rooms delete"
-	usage  string
-	target func(args []string, usage string) (string, error) // the one argument, checked
-	flags  func(fs *pflag.FlagSet) func() error              // adds flags; the returned func checks them after parsing
+	name  string // "rooms delete"
+	usage string
+	// target checks the one argument and returns it; nil: the command takes
+	// none (the plan names its own target).
+	target func(args []string, usage string) (string, error)
+	// flags adds the command's flags; the returned func checks them after
+	// parsing (it may look at the approval flags, cf).
+	flags func(fs *pflag.FlagSet, cf *changeFlags) func() error
 	// env builds the service (and the guard that approves for it).
 	env   func(ctx context.Context, a *app) (env E, guard *ops.Guard, close func(), err error)
 	plan  func(ctx context.Context, a *app, env E, id string) (*ops.Plan, error)
@@ -85,20 +89,26 @@ func changeCmd[E any](build func() change[E]) func(context.Context, *app, []stri
 
 func (c change[E]) run(ctx context.Context, a *app, args []string) error {
 	fs := a.flagSet(c.name)
+	var cf changeFlags
 	check := func() error { return nil }
 	if c.flags != nil {
-		if f := c.flags(fs); f != nil {
+		if f := c.flags(fs, &cf); f != nil {
 			check = f
 		}
 	}
-	var cf changeFlags
 	a.addChangeFlags(fs, &cf)
 	if err := a.parse(fs, args, c.usage); err != nil {
 		return err
 	}
-	id, err := c.target(fs.Args(), c.usage)
-	if err != nil {
+	id := ""
+	if c.target == nil {
+		if err := noArgs(fs.Args(), c.usage); err != nil {
+			return err
+		}
+	} else if t, err := c.target(fs.Args(), c.usage); err != nil {
 		return err
+	} else {
+		id = t
 	}
 	if err := check(); err != nil {
 		return usageError("%v (usage: synops %s)", err, c.usage)

@@ -151,7 +151,7 @@ func roomChangeOf(name, usage string) roomChange {
 func roomsDelete() roomChange {
 	var block, force bool
 	c := roomChangeOf("rooms delete", "rooms delete ROOM_ID [--block] [--force] [--yes --confirm=ROOM_ID] [--without-backup]")
-	c.flags = func(fs *pflag.FlagSet) func() error {
+	c.flags = func(fs *pflag.FlagSet, _ *changeFlags) func() error {
 		fs.BoolVar(&block, "block", false, "also block the room ID so nobody here can join it again")
 		fs.BoolVar(&force, "force", false, "purge even if some local users could not be kicked")
 		return nil
@@ -190,7 +190,7 @@ func roomsPurgeHistory() roomChange {
 	var local bool
 	var t time.Time
 	c := roomChangeOf("rooms purge-history", "rooms purge-history ROOM_ID --before (2026-01-31|2026-01-31T12:00:00Z|30d) [--local] [--yes --confirm=ROOM_ID] [--without-backup]")
-	c.flags = func(fs *pflag.FlagSet) func() error {
+	c.flags = func(fs *pflag.FlagSet, _ *changeFlags) func() error {
 		fs.StringVar(&before, "before", "", "purge events older than this date, time or age")
 		fs.BoolVar(&local, "local", false, "also delete events sent by this server's users (by default only remote users' events go)")
 		return func() (err error) {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +11,9 @@ import (
 	"time"
 
 	"github.com/charmbracelet/x/term"
+	"github.com/spf13/pflag"
 
+	"synops/ops"
 	"synops/ops/config"
 	"synops/ops/tokens"
 	"synops/synapse"
@@ -100,63 +103,68 @@ func runTokensStatus(ctx context.Context, a *app, args []string) error {
 	return nil
 }
 
-// runTokensRotate is `synops tokens rotate`: plan, typed approval (the
-// server name), apply with progress on stderr.
-func runTokensRotate(ctx context.Context, a *app, args []string) error {
-	const usage = "tokens rotate [--new-admin NAME] [--login-as @admin:server [--password-stdin]] [--yes --confirm=SERVER_NAME]"
-	fs := a.flagSet("tokens rotate")
-	newAdmin := fs.String("new-admin", "", "the new admin's name (default <tokens.admin_prefix>_<year>_<month>, e.g. admin_2026_12)")
-	loginAs := fs.String("login-as", "", "without the registration shared secret: an existing admin who logs in on a new device (asks for the password)")
-	pwStdin := fs.Bool("password-stdin", false, "read --login-as's password from the first line of standard input")
-	var cf changeFlags
-	a.addChangeFlags(fs, &cf)
-	if err := a.parse(fs, args, usage); err != nil {
-		return err
-	}
-	if err := noArgs(fs.Args(), usage); err != nil {
-		return err
-	}
-	req := tokens.RotateRequest{NewAdmin: *newAdmin, LoginAs: *loginAs}
-	switch {
-	case *loginAs != "" && *newAdmin != "":
-		return usageError("--login-as logs an existing admin in: it does not go with --new-admin")
-	case *pwStdin && *loginAs == "":
-		return usageError("--password-stdin is for --login-as's password")
-	case *pwStdin && !cf.yes:
-		return usageError("--password-stdin takes standard input, so approve with --yes --confirm=<server name>")
-	case *loginAs != "":
-		pw, err := a.readPassword(*loginAs, *pwStdin)
-		if err != nil {
-			return err
+// tokenChange is a change to the admin token: rotate, finish, rollback.
+type tokenChange = change[*tokens.Service]
+
+func tokenChangeOf(name, usage string) tokenChange {
+	return tokenChange{name: name, usage: usage,
+		env: func(ctx context.Context, a *app) (*tokens.Service, *ops.Guard, func(), error) {
+			svc, err := a.tokens(ctx)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			return svc, svc.Guard, func() {}, nil
+		}}
+}
+
+// tokensRotate is `synops tokens rotate`: plan, typed approval (the server
+// name), apply with progress on stderr.
+func tokensRotate() tokenChange {
+	var req tokens.RotateRequest
+	var pwStdin bool
+	c := tokenChangeOf("tokens rotate", "tokens rotate [--new-admin NAME] [--login-as @admin:server [--password-stdin]] [--yes --confirm=SERVER_NAME]")
+	c.flags = func(fs *pflag.FlagSet, cf *changeFlags) func() error {
+		fs.StringVar(&req.NewAdmin, "new-admin", "", "the new admin's name (default <tokens.admin_prefix>_<year>_<month>, e.g. admin_2026_12)")
+		fs.StringVar(&req.LoginAs, "login-as", "", "without the registration shared secret: an existing admin who logs in on a new device (asks for the password)")
+		fs.BoolVar(&pwStdin, "password-stdin", false, "read --login-as's password from the first line of standard input")
+		return func() error {
+			switch {
+			case req.LoginAs != "" && req.NewAdmin != "":
+				return errors.New("--login-as logs an existing admin in: it does not go with --new-admin")
+			case pwStdin && req.LoginAs == "":
+				return errors.New("--password-stdin is for --login-as's password")
+			case pwStdin && !cf.yes:
+				return errors.New("--password-stdin takes standard input, so approve with --yes --confirm=<server name>")
+			}
+			return nil
 		}
-		req.Password = pw
 	}
-	svc, err := a.tokens(ctx)
-	if err != nil {
-		return err
+	c.plan = func(ctx context.Context, a *app, svc *tokens.Service, _ string) (*ops.Plan, error) {
+		if req.LoginAs != "" {
+			pw, err := a.readPassword(req.LoginAs, pwStdin)
+			if err != nil {
+				return nil, err
+			}
+			req.Password = pw
+		}
+		return svc.PlanRotate(ctx, req)
 	}
-	p, err := svc.PlanRotate(ctx, req)
-	if err != nil {
-		return err
+	c.apply = func(ctx context.Context, a *app, svc *tokens.Service, p *ops.Plan, ap ops.Approval) (string, error) {
+		rot, err := svc.ApplyRotate(ctx, p, ap, a.progressLine)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(a.stdout, "rotated: %s's token %s is in place and works as an admin's\n", rot.NewAdmin, rot.NewHint)
+		for _, t := range rot.Targets {
+			fmt.Fprintf(a.stdout, "  written to %s\n", t)
+		}
+		if svc.Own.File == "" {
+			fmt.Fprintf(a.stdout, "synops reads its own token from %s: give it the new token (it is in the files above)\n", ownSource(svc.Own))
+		}
+		return fmt.Sprintf("the old token %s of %s still works: when the application runs on the new one, `synops tokens finish` logs it out (type %s); `synops tokens rollback` undoes the rotation",
+			rot.OldHint, rot.OldAdmin, rot.OldAdmin), nil
 	}
-	ap, err := a.approve(ctx, svc.Guard, p, cf)
-	if err != nil {
-		return err
-	}
-	rot, err := svc.ApplyRotate(ctx, p, ap, a.progressLine)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(a.stdout, "rotated: %s's token %s is in place and works as an admin's\n", rot.NewAdmin, rot.NewHint)
-	for _, t := range rot.Targets {
-		fmt.Fprintf(a.stdout, "  written to %s\n", t)
-	}
-	if svc.Own.File == "" {
-		fmt.Fprintf(a.stdout, "synops reads its own token from %s: give it the new token (it is in the files above)\n", ownSource(svc.Own))
-	}
-	fmt.Fprintf(a.stdout, "the old token %s of %s still works: when the application runs on the new one, `synops tokens finish` logs it out (type %s); `synops tokens rollback` undoes the rotation\n",
-		rot.OldHint, rot.OldAdmin, rot.OldAdmin)
-	return nil
+	return c
 }
 
 // readPassword asks for user's password on the terminal without echo, or
@@ -194,73 +202,45 @@ func ownSource(t config.TokenSource) string {
 	return "$" + config.DefaultTokenEnv
 }
 
-// runTokensFinish is `synops tokens finish`: the final step of a rotation,
+// tokensFinish is `synops tokens finish`: the final step of a rotation,
 // approved by typing the old admin's user ID.
-func runTokensFinish(ctx context.Context, a *app, args []string) error {
-	const usage = "tokens finish [--deactivate-old] [--yes --confirm=@old_admin:server]"
-	fs := a.flagSet("tokens finish")
-	deactivate := fs.Bool("deactivate-old", false, "also deactivate the old admin (never the one now in use)")
-	var cf changeFlags
-	a.addChangeFlags(fs, &cf)
-	if err := a.parse(fs, args, usage); err != nil {
-		return err
+func tokensFinish() tokenChange {
+	var req tokens.FinishRequest
+	c := tokenChangeOf("tokens finish", "tokens finish [--deactivate-old] [--yes --confirm=@old_admin:server]")
+	c.flags = func(fs *pflag.FlagSet, _ *changeFlags) func() error {
+		fs.BoolVar(&req.DeactivateOld, "deactivate-old", false, "also deactivate the old admin (never the one now in use)")
+		return nil
 	}
-	if err := noArgs(fs.Args(), usage); err != nil {
-		return err
+	c.plan = func(ctx context.Context, _ *app, svc *tokens.Service, _ string) (*ops.Plan, error) {
+		return svc.PlanFinish(ctx, req)
 	}
-	svc, err := a.tokens(ctx)
-	if err != nil {
-		return err
+	c.apply = func(ctx context.Context, a *app, svc *tokens.Service, p *ops.Plan, ap ops.Approval) (string, error) {
+		res, err := svc.ApplyFinish(ctx, p, ap, a.progressLine)
+		if err != nil {
+			return "", err
+		}
+		msg := "finished: the old token is logged out and refused by the server"
+		if res.Deactivated != "" {
+			msg += "; " + res.Deactivated + " is deactivated"
+		}
+		return msg, nil
 	}
-	p, err := svc.PlanFinish(ctx, tokens.FinishRequest{DeactivateOld: *deactivate})
-	if err != nil {
-		return err
-	}
-	ap, err := a.approve(ctx, svc.Guard, p, cf)
-	if err != nil {
-		return err
-	}
-	res, err := svc.ApplyFinish(ctx, p, ap, a.progressLine)
-	if err != nil {
-		return err
-	}
-	msg := "finished: the old token is logged out and refused by the server"
-	if res.Deactivated != "" {
-		msg += "; " + res.Deactivated + " is deactivated"
-	}
-	fmt.Fprintln(a.stdout, msg)
-	return nil
+	return c
 }
 
-// runTokensRollback is `synops tokens rollback`: undo an unfinished
-// rotation, approved by typing the new admin's user ID.
-func runTokensRollback(ctx context.Context, a *app, args []string) error {
-	const usage = "tokens rollback [--yes --confirm=@new_admin:server]"
-	fs := a.flagSet("tokens rollback")
-	var cf changeFlags
-	a.addChangeFlags(fs, &cf)
-	if err := a.parse(fs, args, usage); err != nil {
-		return err
+// tokensRollback is `synops tokens rollback`: undo an unfinished rotation,
+// approved by typing the new admin's user ID.
+func tokensRollback() tokenChange {
+	c := tokenChangeOf("tokens rollback", "tokens rollback [--yes --confirm=@new_admin:server]")
+	c.plan = func(ctx context.Context, _ *app, svc *tokens.Service, _ string) (*ops.Plan, error) {
+		return svc.PlanRollback(ctx)
 	}
-	if err := noArgs(fs.Args(), usage); err != nil {
-		return err
+	c.apply = func(ctx context.Context, a *app, svc *tokens.Service, p *ops.Plan, ap ops.Approval) (string, error) {
+		rot, err := svc.ApplyRollback(ctx, p, ap, a.progressLine)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("rolled back at %s: the old token %s of %s is in use again", time.Now().Format("15:04:05"), rot.OldHint, rot.OldAdmin), nil
 	}
-	svc, err := a.tokens(ctx)
-	if err != nil {
-		return err
-	}
-	p, err := svc.PlanRollback(ctx)
-	if err != nil {
-		return err
-	}
-	ap, err := a.approve(ctx, svc.Guard, p, cf)
-	if err != nil {
-		return err
-	}
-	rot, err := svc.ApplyRollback(ctx, p, ap, a.progressLine)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(a.stdout, "rolled back at %s: the old token %s of %s is in use again\n", time.Now().Format("15:04:05"), rot.OldHint, rot.OldAdmin)
-	return nil
+	return c
 }

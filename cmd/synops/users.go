@@ -157,7 +157,7 @@ func runUsersShow(ctx context.Context, a *app, args []string) error {
 type userChange struct {
 	name    string // "users lock"
 	usage   string
-	flags   func(fs *pflag.FlagSet) func() error
+	flags   func(fs *pflag.FlagSet, cf *changeFlags) func() error
 	request func(a *app, id string) (users.Request, error)
 	shown   func(a *app, res *users.Result)
 }
@@ -213,7 +213,7 @@ func usersDeactivate() userChange {
 	return userChange{
 		name:  "users deactivate",
 		usage: "users deactivate USER_ID [--erase [--redact-events]] [--yes --confirm=USER_ID] [--without-backup]",
-		flags: func(fs *pflag.FlagSet) func() error {
+		flags: func(fs *pflag.FlagSet, _ *changeFlags) func() error {
 			fs.BoolVar(&erase, "erase", false, "also GDPR-erase the account: its display name and avatar go, and it is marked erased (irreversible)")
 			fs.BoolVar(&redact, "redact-events", false, "with --erase: also redact its messages in every room it has been in")
 			return func() error {
@@ -237,7 +237,7 @@ func usersAdmin() userChange {
 	return userChange{
 		name:  "users admin",
 		usage: "users admin USER_ID (--grant | --revoke) [--yes --confirm=USER_ID]",
-		flags: func(fs *pflag.FlagSet) func() error {
+		flags: func(fs *pflag.FlagSet, _ *changeFlags) func() error {
 			fs.BoolVar(&grant, "grant", false, "make the account a server admin")
 			fs.BoolVar(&revoke, "revoke", false, "take the server admin flag away")
 			return func() error {
@@ -261,7 +261,7 @@ func usersResetPassword() userChange {
 	return userChange{
 		name:  "users reset-password",
 		usage: "users reset-password USER_ID [--keep-devices] [--type-password | --password-stdin] [--yes --confirm=USER_ID]",
-		flags: func(fs *pflag.FlagSet) func() error {
+		flags: func(fs *pflag.FlagSet, _ *changeFlags) func() error {
 			fs.BoolVar(&keep, "keep-devices", false, "keep the account's sessions (default: log every device out)")
 			fs.BoolVar(&typeIt, "type-password", false, "type the new password twice on the terminal (default: synops generates one and shows it once)")
 			fs.BoolVar(&fromStdin, "password-stdin", false, "read the new password from the first line of stdin (then approve with --yes --confirm)")
@@ -302,7 +302,7 @@ func usersLoginAs() userChange {
 	return userChange{
 		name:  "users login-as",
 		usage: "users login-as USER_ID [--valid-for 1h] [--yes --confirm=USER_ID]",
-		flags: func(fs *pflag.FlagSet) func() error {
+		flags: func(fs *pflag.FlagSet, _ *changeFlags) func() error {
 			fs.StringVar(&validFor, "valid-for", "1h", "how long the token works (at most 7d)")
 			return func() (err error) {
 				if d, err = config.ParseDuration(validFor); err != nil {
@@ -330,7 +330,7 @@ func usersRedactEvents() userChange {
 	return userChange{
 		name:  "users redact-events",
 		usage: "users redact-events USER_ID [--room ROOM_ID]... [--reason TEXT] [--yes --confirm=USER_ID] [--without-backup]",
-		flags: func(fs *pflag.FlagSet) func() error {
+		flags: func(fs *pflag.FlagSet, _ *changeFlags) func() error {
 			fs.StringArrayVar(&rooms, "room", nil, "only in this room (repeatable; default: every room the account has been in)")
 			fs.StringVar(&reason, "reason", "", "the reason the redactions carry")
 			return func() error {

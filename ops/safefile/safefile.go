@@ -12,6 +12,12 @@ import (
 
 // WriteFile writes data to path with mode perm, atomically.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
+	return WriteFileOwned(path, data, perm, -1, -1)
+}
+
+// WriteFileOwned is WriteFile that also gives the file to uid:gid (-1: the
+// writer's), as a token file the application reads must stay its owner's.
+func WriteFileOwned(path string, data []byte, perm os.FileMode, uid, gid int) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -25,6 +31,11 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	}
 	if err := f.Chmod(perm); err != nil {
 		return fail(err)
+	}
+	if uid >= 0 && (uid != os.Geteuid() || gid != os.Getegid()) {
+		if err := f.Chown(uid, gid); err != nil {
+			return fail(fmt.Errorf("keep its owner %d:%d: %w", uid, gid, err))
+		}
 	}
 	if _, err := f.Write(data); err != nil {
 		return fail(err)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"synops/ops/safefile"
 	"syscall"
 	"time"
 
@@ -279,57 +280,14 @@ func ownerOf(path string) (fileOwner, error) {
 	return o, nil
 }
 
-// atomicWrite writes data to a temporary file beside path, with o's mode and
-// owner, fsyncs it, renames it over path and fsyncs the directory: path
-// holds the old content or the new, never a mixture, even after a crash.
+// atomicWrite writes data beside path with o's mode and owner, fsyncs it,
+// renames it over path and fsyncs the directory: path holds the old content
+// or the new, never a mixture, even after a crash.
 func atomicWrite(path string, data []byte, o fileOwner) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".synops-tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Chmod(o.mode); err != nil {
-		return fail(err)
-	}
-	if o.uid >= 0 && (o.uid != os.Geteuid() || o.gid != os.Getegid()) {
-		if err := f.Chown(o.uid, o.gid); err != nil {
-			return fail(fmt.Errorf("keep its owner %d:%d: %w", o.uid, o.gid, err))
-		}
-	}
-	if _, err := f.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return syncDir(dir)
+	return safefile.WriteFileOwned(path, data, o.mode, o.uid, o.gid)
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
-}
+func syncDir(dir string) error { return safefile.SyncDir(dir) }
 
 // envLine matches an assignment in an env file: an optional "export ", the
 // name, "=", and the value with its quotes.

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/charmbracelet/x/term"
@@ -119,140 +118,93 @@ func nonEmpty(s string) []string {
 	return []string{s}
 }
 
-// backupChange is a backup command as a value: its flags, its plan and how
-// it is applied, run by one runner like roomChange. Plans that change
-// nothing on the server (create, verify) need no typed approval.
-type backupChange struct {
-	name, usage string
-	// flags adds the command's flags; the returned func checks them and the
-	// positional arguments after parsing.
-	flags func(fs *pflag.FlagSet) func(args []string) error
-	// dryRun: without --apply, print the plan and stop (prune).
-	dryRun      bool
-	withSynapse bool
-	plan        func(ctx context.Context, be *backupEnv) (*ops.Plan, error)
-	report      func(a *app) // prints what plan found beyond the plan (prune's table)
-	apply       func(ctx context.Context, a *app, be *backupEnv, p *ops.Plan, ap ops.Approval) error
+// backupChange is a backup command: change[E] on the backup service. Create
+// and verify plans are read-only (shown, not asked about); prune is a dry
+// run unless --apply; a failure names the job log, and a failed
+// verification exits 3.
+type backupChange = change[*backupEnv]
+
+func backupChangeOf(name, usage string, withSynapse bool) backupChange {
+	return backupChange{name: name, usage: usage,
+		env: func(ctx context.Context, a *app) (*backupEnv, *ops.Guard, func(), error) {
+			be, err := a.backupService(ctx, withSynapse)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			return be, be.guard, be.close, nil
+		},
+		failed: func(be *backupEnv, err error) error {
+			if errors.Is(err, backup.ErrVerifyFailed) {
+				return &exitError{code: exitVerifyFailed, err: fmt.Errorf("%w (job log: %s)", err, be.jobLog)}
+			}
+			return fmt.Errorf("%w (job log: %s)", err, be.jobLog)
+		}}
 }
 
 func backupCommand(build func() backupChange) func(context.Context, *app, []string) error {
-	return func(ctx context.Context, a *app, args []string) error { return build().run(ctx, a, args) }
-}
-
-func (bc backupChange) run(ctx context.Context, a *app, args []string) error {
-	fs := a.flagSet(bc.name)
-	check := func([]string) error { return nil }
-	if bc.flags != nil {
-		check = bc.flags(fs)
-	}
-	apply := false
-	if bc.dryRun {
-		fs.BoolVar(&apply, "apply", false, "do it (without: print what would be done)")
-	}
-	var cf changeFlags
-	a.addChangeFlags(fs, &cf)
-	if err := a.parse(fs, args, bc.usage); err != nil {
-		return err
-	}
-	if err := check(fs.Args()); err != nil {
-		return usageError("%v (usage: synops %s)", err, bc.usage)
-	}
-	be, err := a.backupService(ctx, bc.withSynapse)
-	if err != nil {
-		return err
-	}
-	defer be.close()
-	p, err := bc.plan(ctx, be)
-	if err != nil {
-		return err
-	}
-	if bc.report != nil {
-		bc.report(a)
-	}
-	if bc.dryRun && !apply {
-		a.printPlan(p, "")
-		fmt.Fprintln(a.stdout, "dry run: nothing was removed (add --apply to remove what is marked REMOVE)")
-		return nil
-	}
-	var ap ops.Approval
-	if p.Risk() > ops.ReadOnly {
-		if !cf.yes && !a.interactive() {
-			return usageError("no terminal to confirm on: to run unattended pass --yes --confirm=%q", p.Target)
-		}
-		if ap, err = a.approve(ctx, be.guard, p, cf); err != nil {
-			return err
-		}
-	} else {
-		a.printPlan(p, "")
-	}
-	if err := bc.apply(ctx, a, be, p, ap); err != nil {
-		if errors.Is(err, backup.ErrVerifyFailed) {
-			return &exitError{code: exitVerifyFailed, err: fmt.Errorf("%w (job log: %s)", err, be.jobLog)}
-		}
-		return fmt.Errorf("%w (job log: %s)", err, be.jobLog)
-	}
-	return nil
+	return changeCmd(build)
 }
 
 func backupCreate() backupChange {
 	var req backup.CreateRequest
 	var format, media string
-	return backupChange{
-		name:  "backup create",
-		usage: "backup create [--verify] [--format custom|sql-gzip] [--media local|all|none]",
-		flags: func(fs *pflag.FlagSet) func([]string) error {
-			fs.BoolVar(&req.Verify, "verify", false, "restore-test it right away (exit 3 when that fails)")
-			fs.StringVar(&format, "format", "", "custom (pg_dump custom, zstd; the default) or sql-gzip (seed 004's pg_dump | gzip)")
-			fs.StringVar(&media, "media", "", "local (uploads), all (also remote caches) or none; default backup.media")
-			return func(args []string) error {
-				req.Format, req.Media = config.BackupFormat(format), config.MediaScope(media)
-				return noArgs(args, "backup create")
-			}
-		},
-		plan: func(ctx context.Context, be *backupEnv) (*ops.Plan, error) { return be.svc.PlanCreate(ctx, req) },
-		apply: func(ctx context.Context, a *app, be *backupEnv, p *ops.Plan, ap ops.Approval) error {
-			res, err := be.svc.ApplyCreate(ctx, p, ap, a.byteProgress())
-			if res != nil && res.Entry.ID != "" {
-				fmt.Fprintf(a.stdout, "backup %s: %s in %s\n", res.Entry.ID, textSize(res.Entry.Size()), res.Entry.Dir)
-				if res.Verify != nil {
-					a.printVerify(res.Verify)
-				}
-			}
-			return err
-		},
+	c := backupChangeOf("backup create", "backup create [--verify] [--format custom|sql-gzip] [--media local|all|none]", false)
+	c.flags = func(fs *pflag.FlagSet, _ *changeFlags) func() error {
+		fs.BoolVar(&req.Verify, "verify", false, "restore-test it right away (exit 3 when that fails)")
+		fs.StringVar(&format, "format", "", "custom (pg_dump custom, zstd; the default) or sql-gzip (seed 004's pg_dump | gzip)")
+		fs.StringVar(&media, "media", "", "local (uploads), all (also remote caches) or none; default backup.media")
+		return func() error {
+			req.Format, req.Media = config.BackupFormat(format), config.MediaScope(media)
+			return nil
+		}
 	}
+	c.plan = func(ctx context.Context, _ *app, be *backupEnv, _ string) (*ops.Plan, error) {
+		return be.svc.PlanCreate(ctx, req)
+	}
+	c.apply = func(ctx context.Context, a *app, be *backupEnv, p *ops.Plan, ap ops.Approval) (string, error) {
+		res, err := be.svc.ApplyCreate(ctx, p, ap, a.byteProgress())
+		if res != nil && res.Entry.ID != "" {
+			fmt.Fprintf(a.stdout, "backup %s: %s in %s\n", res.Entry.ID, textSize(res.Entry.Size()), res.Entry.Dir)
+			if res.Verify != nil {
+				a.printVerify(res.Verify)
+			}
+		}
+		return "", err
+	}
+	return c
 }
 
 func backupVerify() backupChange {
 	var req backup.VerifyRequest
-	return backupChange{
-		name:  "backup verify",
-		usage: "backup verify (ID | --latest)",
-		flags: func(fs *pflag.FlagSet) func([]string) error {
-			fs.BoolVar(&req.Latest, "latest", false, "the newest backup of Synapse")
-			return func(args []string) error {
-				switch {
-				case len(args) > 1:
-					return fmt.Errorf("give one backup ID")
-				case len(args) == 1 && req.Latest:
-					return fmt.Errorf("give a backup ID or --latest, not both")
-				case len(args) == 0 && !req.Latest:
-					return fmt.Errorf("give a backup ID (see backup list) or --latest")
-				case len(args) == 1:
-					req.ID = args[0]
-				}
-				return nil
-			}
-		},
-		plan: func(ctx context.Context, be *backupEnv) (*ops.Plan, error) { return be.svc.PlanVerify(ctx, req) },
-		apply: func(ctx context.Context, a *app, be *backupEnv, p *ops.Plan, ap ops.Approval) error {
-			res, err := be.svc.ApplyVerify(ctx, p, ap, a.byteProgress())
-			if res != nil {
-				a.printVerify(res)
-			}
-			return err
-		},
+	c := backupChangeOf("backup verify", "backup verify (ID | --latest)", false)
+	c.flags = func(fs *pflag.FlagSet, _ *changeFlags) func() error {
+		fs.BoolVar(&req.Latest, "latest", false, "the newest backup of Synapse")
+		return nil
 	}
+	c.target = func(args []string, usage string) (string, error) {
+		switch {
+		case len(args) > 1:
+			return "", usageError("give one backup ID (usage: synops %s)", usage)
+		case len(args) == 1 && req.Latest:
+			return "", usageError("give a backup ID or --latest, not both (usage: synops %s)", usage)
+		case len(args) == 0 && !req.Latest:
+			return "", usageError("give a backup ID (see backup list) or --latest (usage: synops %s)", usage)
+		case len(args) == 1:
+			req.ID = args[0]
+		}
+		return req.ID, nil
+	}
+	c.plan = func(ctx context.Context, _ *app, be *backupEnv, _ string) (*ops.Plan, error) {
+		return be.svc.PlanVerify(ctx, req)
+	}
+	c.apply = func(ctx context.Context, a *app, be *backupEnv, p *ops.Plan, ap ops.Approval) (string, error) {
+		res, err := be.svc.ApplyVerify(ctx, p, ap, a.byteProgress())
+		if res != nil {
+			a.printVerify(res)
+		}
+		return "", err
+	}
+	return c
 }
 
 func (a *app) printVerify(res *backup.VerifyResult) {
@@ -270,66 +222,62 @@ func backupPrune() backupChange {
 	var r backup.Retention
 	var maxAge string
 	var pp *backup.PrunePreview
-	return backupChange{
-		name:   "backup prune",
-		usage:  "backup prune [--max-age 30d] [--keep N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--apply [--yes --confirm=SERVER_NAME]]",
-		dryRun: true,
-		flags: func(fs *pflag.FlagSet) func([]string) error {
-			fs.StringVar(&maxAge, "max-age", "", "remove backups older than this (default backup.max_age, 30d)")
-			fs.IntVar(&r.Keep, "keep", -1, "always keep this many newest (default backup.keep)")
-			fs.IntVar(&r.KeepDaily, "keep-daily", -1, "keep the newest of this many recent days (default backup.keep_daily)")
-			fs.IntVar(&r.KeepWeekly, "keep-weekly", -1, "keep the newest of this many recent weeks (default backup.keep_weekly)")
-			fs.IntVar(&r.KeepMonthly, "keep-monthly", -1, "keep the newest of this many recent months (default backup.keep_monthly)")
-			return func(args []string) error {
-				if maxAge != "" {
-					d, err := config.ParseDuration(maxAge)
-					if err != nil {
-						return fmt.Errorf("--max-age: %w", err)
-					}
-					r.MaxAge = d
-				} else {
-					r.MaxAge = -1
+	c := backupChangeOf("backup prune", "backup prune [--max-age 30d] [--keep N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--apply [--yes --confirm=SERVER_NAME]]", false)
+	c.dryRun = true
+	c.flags = func(fs *pflag.FlagSet, _ *changeFlags) func() error {
+		fs.StringVar(&maxAge, "max-age", "", "remove backups older than this (default backup.max_age, 30d)")
+		fs.IntVar(&r.Keep, "keep", -1, "always keep this many newest (default backup.keep)")
+		fs.IntVar(&r.KeepDaily, "keep-daily", -1, "keep the newest of this many recent days (default backup.keep_daily)")
+		fs.IntVar(&r.KeepWeekly, "keep-weekly", -1, "keep the newest of this many recent weeks (default backup.keep_weekly)")
+		fs.IntVar(&r.KeepMonthly, "keep-monthly", -1, "keep the newest of this many recent months (default backup.keep_monthly)")
+		return func() error {
+			r.MaxAge = -1
+			if maxAge != "" {
+				d, err := config.ParseDuration(maxAge)
+				if err != nil {
+					return fmt.Errorf("--max-age: %w", err)
 				}
-				return noArgs(args, "backup prune")
+				r.MaxAge = d
 			}
-		},
-		plan: func(ctx context.Context, be *backupEnv) (*ops.Plan, error) {
-			def := be.svc.Retention
-			pick := func(v, d int) int {
-				if v < 0 {
-					return d
-				}
-				return v
-			}
-			eff := backup.Retention{MaxAge: def.MaxAge, Keep: pick(r.Keep, def.Keep), KeepDaily: pick(r.KeepDaily, def.KeepDaily),
-				KeepWeekly: pick(r.KeepWeekly, def.KeepWeekly), KeepMonthly: pick(r.KeepMonthly, def.KeepMonthly)}
-			if r.MaxAge >= 0 {
-				eff.MaxAge = r.MaxAge
-			}
-			p, preview, err := be.svc.PlanPrune(ctx, eff)
-			if err != nil {
-				return nil, err
-			}
-			pp = preview
-			return p, nil
-		},
-		apply: func(ctx context.Context, a *app, be *backupEnv, p *ops.Plan, ap ops.Approval) error {
-			res, err := be.svc.ApplyPrune(ctx, p, ap, a.progressLine)
-			if res != nil {
-				fmt.Fprintf(a.stdout, "removed %d backups, %s freed\n", len(res.Removed), textSize(res.Freed))
-			}
-			return err
-		},
-		report: func(a *app) { a.printPrune(pp) },
+			return nil
+		}
 	}
+	c.plan = func(ctx context.Context, _ *app, be *backupEnv, _ string) (*ops.Plan, error) {
+		def := be.svc.Retention
+		pick := func(v, d int) int {
+			if v < 0 {
+				return d
+			}
+			return v
+		}
+		eff := backup.Retention{MaxAge: def.MaxAge, Keep: pick(r.Keep, def.Keep), KeepDaily: pick(r.KeepDaily, def.KeepDaily),
+			KeepWeekly: pick(r.KeepWeekly, def.KeepWeekly), KeepMonthly: pick(r.KeepMonthly, def.KeepMonthly)}
+		if r.MaxAge >= 0 {
+			eff.MaxAge = r.MaxAge
+		}
+		p, preview, err := be.svc.PlanPrune(ctx, eff)
+		if err != nil {
+			return nil, err
+		}
+		pp = preview
+		return p, nil
+	}
+	c.apply = func(ctx context.Context, a *app, be *backupEnv, p *ops.Plan, ap ops.Approval) (string, error) {
+		res, err := be.svc.ApplyPrune(ctx, p, ap, a.progressLine)
+		if res != nil {
+			fmt.Fprintf(a.stdout, "removed %d backups, %s freed\n", len(res.Removed), textSize(res.Freed))
+		}
+		return "", err
+	}
+	c.report = func(a *app) { a.printPrune(pp) }
+	return c
 }
 
 func (a *app) printPrune(pp *backup.PrunePreview) {
 	if pp == nil {
 		return
 	}
-	w := tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tTAKEN\tSIZE\tSTATE\t\tWHY")
+	var rows [][]string
 	for _, it := range pp.Items {
 		taken := ""
 		if !it.TakenAt.IsZero() {
@@ -339,9 +287,9 @@ func (a *app) printPrune(pp *backup.PrunePreview) {
 		if it.Remove {
 			verb = "REMOVE"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", it.ID, taken, textSize(it.Size), it.State, verb, it.Why)
+		rows = append(rows, []string{it.ID, taken, textSize(it.Size), it.State, verb, it.Why})
 	}
-	w.Flush()
+	a.table([]string{"ID", "TAKEN", "SIZE", "STATE", "", "WHY"}, rows)
 	if pp.Halted != "" {
 		fmt.Fprintln(a.stdout, "nothing is removed:", pp.Halted)
 	}
@@ -349,81 +297,82 @@ func (a *app) printPrune(pp *backup.PrunePreview) {
 
 func backupRestore() backupChange {
 	var req backup.RestoreRequest
-	return backupChange{
-		name:        "backup restore",
-		usage:       "backup restore ID [--media] [--yes --confirm=SERVER_NAME] [--without-backup]",
-		withSynapse: true,
-		flags: func(fs *pflag.FlagSet) func([]string) error {
-			fs.BoolVar(&req.Media, "media", false, "also put the media store back as the backup holds it")
-			return func(args []string) error {
-				if len(args) != 1 {
-					return fmt.Errorf("give the ID of the backup to restore (see backup list)")
-				}
-				req.ID = args[0]
-				return nil
-			}
-		},
-		plan: func(ctx context.Context, be *backupEnv) (*ops.Plan, error) { return be.svc.PlanRestore(ctx, req) },
-		apply: func(ctx context.Context, a *app, be *backupEnv, p *ops.Plan, ap ops.Approval) error {
-			res, err := be.svc.ApplyRestore(ctx, p, ap, a.byteProgress())
-			if res != nil && res.SafetyBackup != "" {
-				fmt.Fprintf(a.stdout, "safety backup of the database as it was: %s\n", res.SafetyBackup)
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "restored %s from backup %s in %s; Synapse answers again\n", res.Database, res.ID, res.Took.Round(time.Second))
-			for _, d := range res.MediaAside {
-				fmt.Fprintf(a.stdout, "the media as it was is kept at %s: remove it when you are satisfied\n", d)
-			}
-			return nil
-		},
+	c := backupChangeOf("backup restore", "backup restore ID [--media] [--yes --confirm=SERVER_NAME] [--without-backup]", true)
+	c.flags = func(fs *pflag.FlagSet, _ *changeFlags) func() error {
+		fs.BoolVar(&req.Media, "media", false, "also put the media store back as the backup holds it")
+		return nil
+	}
+	c.target = oneBackupArg("the ID of the backup to restore (see backup list)", &req.ID)
+	c.plan = func(ctx context.Context, _ *app, be *backupEnv, _ string) (*ops.Plan, error) {
+		return be.svc.PlanRestore(ctx, req)
+	}
+	c.apply = func(ctx context.Context, a *app, be *backupEnv, p *ops.Plan, ap ops.Approval) (string, error) {
+		res, err := be.svc.ApplyRestore(ctx, p, ap, a.byteProgress())
+		if res != nil && res.SafetyBackup != "" {
+			fmt.Fprintf(a.stdout, "safety backup of the database as it was: %s\n", res.SafetyBackup)
+		}
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(a.stdout, "restored %s from backup %s in %s; Synapse answers again\n", res.Database, res.ID, res.Took.Round(time.Second))
+		for _, d := range res.MediaAside {
+			fmt.Fprintf(a.stdout, "the media as it was is kept at %s: remove it when you are satisfied\n", d)
+		}
+		return "", nil
+	}
+	return c
+}
+
+// oneBackupArg is a target of one backup ID, stored in id too.
+func oneBackupArg(what string, id *string) func(args []string, usage string) (string, error) {
+	return func(args []string, usage string) (string, error) {
+		if len(args) != 1 {
+			return "", usageError("give %s (usage: synops %s)", what, usage)
+		}
+		*id = args[0]
+		return *id, nil
 	}
 }
 
 func backupVolumes() backupChange {
-	return backupChange{
-		name:  "backup volumes",
-		usage: "backup volumes [--yes --confirm=SERVER_NAME]",
-		flags: func(fs *pflag.FlagSet) func([]string) error {
-			return func(args []string) error { return noArgs(args, "backup volumes") }
-		},
-		plan: func(ctx context.Context, be *backupEnv) (*ops.Plan, error) { return be.svc.PlanVolumes(ctx) },
-		apply: func(ctx context.Context, a *app, be *backupEnv, p *ops.Plan, ap ops.Approval) error {
-			e, err := be.svc.ApplyVolumes(ctx, p, ap, a.byteProgress())
-			if e != nil && e.ID != "" {
-				fmt.Fprintf(a.stdout, "volume backup %s: %s in %s\n", e.ID, textSize(e.Size()), e.Dir)
-			}
-			return err
-		},
+	c := backupChangeOf("backup volumes", "backup volumes [--yes --confirm=SERVER_NAME]", false)
+	c.plan = func(ctx context.Context, _ *app, be *backupEnv, _ string) (*ops.Plan, error) {
+		return be.svc.PlanVolumes(ctx)
 	}
+	c.apply = func(ctx context.Context, a *app, be *backupEnv, p *ops.Plan, ap ops.Approval) (string, error) {
+		e, err := be.svc.ApplyVolumes(ctx, p, ap, a.byteProgress())
+		if e != nil && e.ID != "" {
+			fmt.Fprintf(a.stdout, "volume backup %s: %s in %s\n", e.ID, textSize(e.Size()), e.Dir)
+		}
+		return "", err
+	}
+	return c
 }
 
 func backupRestoreVolume() backupChange {
 	var req backup.VolumeRestoreRequest
-	return backupChange{
-		name:  "backup restore-volume",
-		usage: "backup restore-volume ID --volume NAME --into NEW_VOLUME [--yes --confirm=SERVER_NAME]",
-		flags: func(fs *pflag.FlagSet) func([]string) error {
-			fs.StringVar(&req.Volume, "volume", "", "the volume as it was archived")
-			fs.StringVar(&req.Into, "into", "", "a new volume to unpack it into (never an existing one)")
-			return func(args []string) error {
-				if len(args) != 1 || req.Volume == "" || req.Into == "" {
-					return fmt.Errorf("give the backup ID, --volume and --into")
-				}
-				req.ID = args[0]
-				return nil
+	c := backupChangeOf("backup restore-volume", "backup restore-volume ID --volume NAME --into NEW_VOLUME [--yes --confirm=SERVER_NAME]", false)
+	c.flags = func(fs *pflag.FlagSet, _ *changeFlags) func() error {
+		fs.StringVar(&req.Volume, "volume", "", "the volume as it was archived")
+		fs.StringVar(&req.Into, "into", "", "a new volume to unpack it into (never an existing one)")
+		return func() error {
+			if req.Volume == "" || req.Into == "" {
+				return errors.New("give --volume and --into")
 			}
-		},
-		plan: func(ctx context.Context, be *backupEnv) (*ops.Plan, error) { return be.svc.PlanVolumeRestore(ctx, req) },
-		apply: func(ctx context.Context, a *app, be *backupEnv, p *ops.Plan, ap ops.Approval) error {
-			if err := be.svc.ApplyVolumeRestore(ctx, p, ap, a.byteProgress()); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "unpacked %s of backup %s into volume %s\n", req.Volume, req.ID, req.Into)
 			return nil
-		},
+		}
 	}
+	c.target = oneBackupArg("the backup ID", &req.ID)
+	c.plan = func(ctx context.Context, _ *app, be *backupEnv, _ string) (*ops.Plan, error) {
+		return be.svc.PlanVolumeRestore(ctx, req)
+	}
+	c.apply = func(ctx context.Context, a *app, be *backupEnv, p *ops.Plan, ap ops.Approval) (string, error) {
+		if err := be.svc.ApplyVolumeRestore(ctx, p, ap, a.byteProgress()); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("unpacked %s of backup %s into volume %s", req.Volume, req.ID, req.Into), nil
+	}
+	return c
 }
 
 // backupListing is one line of `backup list --json`.
@@ -467,8 +416,7 @@ func runBackupList(ctx context.Context, a *app, args []string) error {
 		}
 		return writeJSON(a, out)
 	}
-	w := tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tKIND\tTAKEN\tAGE\tSIZE\tVERIFIED\tCONTENTS")
+	var rows [][]string
 	for _, e := range list {
 		taken, age := "", ""
 		if !e.TakenAt().IsZero() {
@@ -478,12 +426,12 @@ func runBackupList(ctx context.Context, a *app, args []string) error {
 		if e.State == backup.Passed {
 			verified = "✓ " + e.VerifiedAt().Local().Format("2006-01-02 15:04")
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.Kind(), taken, age, textSize(e.Size()), verified, strings.Join(e.Contents(), ", "))
+		rows = append(rows, []string{e.ID, e.Kind(), taken, age, textSize(e.Size()), verified, strings.Join(e.Contents(), ", ")})
 		if e.Problem != "" {
-			fmt.Fprintf(w, "\t\t\t\t\t  %s\t\n", e.Problem)
+			rows = append(rows, []string{"", "", "", "", "", "  " + e.Problem, ""})
 		}
 	}
-	w.Flush()
+	a.table([]string{"ID", "KIND", "TAKEN", "AGE", "SIZE", "VERIFIED", "CONTENTS"}, rows)
 	fmt.Fprintf(a.stdout, "%d backups in %s\n", len(list), be.svc.Catalog.Dir)
 	return nil
 }
@@ -499,7 +447,9 @@ func textSize(n int64) string {
 // kept up to date, otherwise (cron, a log) a line every few seconds and at
 // each new stage.
 func (a *app) byteProgress() func(ops.Progress) {
-	f, ok := a.stderr.(*os.File)
+	// On a terminal the line is kept up to date with \r and erase-line, so
+	// it is written to the terminal itself, its text cleaned here.
+	f, ok := terminal(a.stderr)
 	tty := ok && term.IsTerminal(f.Fd())
 	var last time.Time
 	var lastStage string
@@ -509,7 +459,7 @@ func (a *app) byteProgress() func(ops.Progress) {
 			line += ": " + p.Detail
 		}
 		if tty {
-			fmt.Fprintf(a.stderr, "\r\033[K%s", line)
+			fmt.Fprintf(f, "\r\033[K%s", text.Clean(line))
 			if p.Bytes == 0 || p.Stage != "dumping" && p.Stage != "restoring" && p.Stage != "archiving" && p.Stage != "unpacking" {
 				fmt.Fprintln(a.stderr)
 			}

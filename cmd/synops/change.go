@@ -80,6 +80,13 @@ type change[E any] struct {
 	env   func(ctx context.Context, a *app) (env E, guard *ops.Guard, close func(), err error)
 	plan  func(ctx context.Context, a *app, env E, id string) (*ops.Plan, error)
 	apply func(ctx context.Context, a *app, env E, p *ops.Plan, ap ops.Approval) (string, error)
+	// dryRun: without --apply the plan (and report) is printed and nothing
+	// is changed (prune).
+	dryRun bool
+	// report prints what planning found beyond the plan (prune's table).
+	report func(a *app)
+	// failed adds to an apply error what the operator needs (the job log).
+	failed func(env E, err error) error
 }
 
 // changeCmd makes a command of a change built fresh for each run.
@@ -90,6 +97,10 @@ func changeCmd[E any](build func() change[E]) func(context.Context, *app, []stri
 func (c change[E]) run(ctx context.Context, a *app, args []string) error {
 	fs := a.flagSet(c.name)
 	var cf changeFlags
+	apply := false
+	if c.dryRun {
+		fs.BoolVar(&apply, "apply", false, "do it (without: print what would be done)")
+	}
 	check := func() error { return nil }
 	if c.flags != nil {
 		if f := c.flags(fs, &cf); f != nil {
@@ -126,12 +137,29 @@ func (c change[E]) run(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	ap, err := a.approve(ctx, guard, p, cf)
-	if err != nil {
-		return err
+	if c.report != nil {
+		c.report(a)
+	}
+	if c.dryRun && !apply {
+		a.printPlan(p, "")
+		fmt.Fprintln(a.stdout, "dry run: nothing was changed (add --apply to do it)")
+		return nil
+	}
+	// A plan that changes nothing on the server (a backup, a restore test)
+	// is shown, not asked about; the guard still audits it.
+	var ap ops.Approval
+	if p.Risk() > ops.ReadOnly {
+		if ap, err = a.approve(ctx, guard, p, cf); err != nil {
+			return err
+		}
+	} else {
+		a.printPlan(p, "")
 	}
 	done, err := c.apply(ctx, a, env, p, ap)
 	if err != nil {
+		if c.failed != nil {
+			err = c.failed(env, err)
+		}
 		return err
 	}
 	if done != "" {

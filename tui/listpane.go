@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -164,7 +165,20 @@ func listTarget[T any](sub *subViews, t *Table[T]) string {
 	return ""
 }
 
-// openDetailIn opens a detail view in sub and starts its load.
-func openDetailIn(sub *subViews, d *detailView, load tea.Cmd) tea.Cmd {
-	return tea.Batch(sub.Open(d), load)
+// openInspect opens the detail of id (a room, an account): inspect reads it
+// in a command (a method value of the pane's source, never the pane), lines
+// draws it.
+func openInspect[T, D any](l *listPane[T], id, title string, inspect func(context.Context, string) (*D, error),
+	lines func(*Styles, *D, time.Time) []string) tea.Cmd {
+	if id == "" {
+		return nil
+	}
+	d, load := openDetail(l.c, id, title, func(ctx context.Context) (Lines, error) {
+		v, err := inspect(ctx, id)
+		if v == nil {
+			return nil, err
+		}
+		return func(s *Styles, now time.Time) []string { return lines(s, v, now) }, err
+	})
+	return tea.Batch(l.sub.Open(d), load)
 }

@@ -255,18 +255,8 @@ func roomLabel(r *synapse.Room) string {
 }
 
 func (p *RoomsPane) open(id string) tea.Cmd {
-	if id == "" {
-		return nil
-	}
 	src := p.src
-	d, load := openDetail(p.c, id, "Room", func(ctx context.Context) (Lines, error) {
-		im, err := src.Inspect(ctx, id)
-		if im == nil {
-			return nil, err
-		}
-		return func(s *Styles, now time.Time) []string { return roomLines(s, im, now) }, err
-	})
-	return openDetailIn(&p.sub, d, load)
+	return openInspect(&p.listPane, id, "Room", func(ctx context.Context, id string) (*rooms.Impact, error) { return src.Inspect(ctx, id) }, roomLines)
 }
 
 // roomLines is a room's detail: what its plans would show (members,

@@ -230,18 +230,8 @@ func (p *UsersPane) changed(msg JobDoneMsg) tea.Cmd {
 }
 
 func (p *UsersPane) open(id string) tea.Cmd {
-	if id == "" {
-		return nil
-	}
 	src := p.src
-	d, load := openDetail(p.c, id, "User", func(ctx context.Context) (Lines, error) {
-		det, err := src.Inspect(ctx, id)
-		if det == nil {
-			return nil, err
-		}
-		return func(s *Styles, now time.Time) []string { return userLines(s, det, now) }, err
-	})
-	return openDetailIn(&p.sub, d, load)
+	return openInspect(&p.listPane, id, "User", func(ctx context.Context, id string) (*users.Detail, error) { return src.Inspect(ctx, id) }, userLines)
 }
 
 // userLines is an account's detail: its impact lines, then its devices,

@@ -54,6 +54,10 @@ type Change struct {
 	Apply func(ctx context.Context, p *ops.Plan, a ops.Approval, progress func(ops.Progress)) (JobResult, error)
 	// JobLabel names the job; by default the title and the plan's target.
 	JobLabel func(p *ops.Plan) string
+	// Confirm says whether the plan needs the typed confirmation; by
+	// default any plan that changes something does. A reset's steps that
+	// destroy nothing run under the reset's one approval.
+	Confirm func(p *ops.Plan) bool
 }
 
 // Ask is a one-line question asked before planning.
@@ -269,9 +273,14 @@ func (r *runner) planned(msg planReadyMsg) tea.Cmd {
 		return Toast(msg.action+": "+msg.err.Error(), true)
 	}
 	p := msg.req.Plan
-	if p.Risk() == ops.ReadOnly {
-		// Nothing on the server changes (a backup, a restore test): no typed
-		// confirmation, as the CLI asks none; the guard still audits it.
+	confirm := p.Risk() > ops.ReadOnly
+	if msg.change.Confirm != nil {
+		confirm = msg.change.Confirm(p)
+	}
+	if !confirm {
+		// Nothing on the server changes (a backup, a restore test), or an
+		// approval already covers it: no typed confirmation, as the CLI asks
+		// none; the guard still audits it.
 		return r.start(msg, ops.Approval{})
 	}
 	tag := msg.owner + ":" + p.ID

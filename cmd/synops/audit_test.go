@@ -73,7 +73,7 @@ func newAuditBox(t *testing.T) *auditBox {
 	if err := os.MkdirAll(backups, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	backuptest.Take(t, backup.NewCatalog(backups, backupKeyFile(filepath.Join(dir, "state"))), bed.SynapseDB, bed.Synapse.ServerName)
+	backuptest.Take(t, backup.NewCatalog(backups, backupKeyFile(filepath.Join(dir, "state", "synops"))), bed.SynapseDB, bed.Synapse.ServerName)
 
 	writeFile(t, b.cfg, fmt.Sprintf(`profiles:
   box:

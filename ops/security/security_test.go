@@ -320,11 +320,11 @@ func TestAlerts(t *testing.T) {
 }
 
 func TestBackups(t *testing.T) {
-	now := time.Now()
 	empty := backup.NewCatalog(t.TempDir(), filepath.Join(t.TempDir(), "backup.key"))
 	wantStatus(t, run(t, "backup.verified", Deps{}), Fail, "no backup directory")
 	wantStatus(t, run(t, "backup.verified", Deps{Backups: empty, BackupWithin: 7 * 24 * time.Hour}), Fail, "no verified backup")
 	cat, id := backuptest.Verified(t, bed.SynapseDB, bed.Synapse.ServerName)
+	now := time.Now() // after the backup, so its age is whole days
 	d := Deps{Backups: cat, BackupWithin: 7 * 24 * time.Hour, Now: func() time.Time { return now.Add(10 * 24 * time.Hour) }}
 	wantStatus(t, run(t, "backup.verified", d), Warn, id, "(10 days ago)")
 	d.Now = func() time.Time { return now.Add(5 * 24 * time.Hour) }

@@ -1,0 +1,87 @@
+package reset
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestPublicName(t *testing.T) {
+	tests := []struct {
+		name   string
+		public bool
+	}{
+		{"localhost", false}, {"localhost:8448", false}, {"matrix.test", false}, {"dev.local", false},
+		{"synapse.internal", false}, {"example.org", false}, {"chat.example.com", false}, {"box", false},
+		{"127.0.0.1", false}, {"10.1.2.3:8448", false}, {"[::1]:8448", false},
+		{"openmeet.net", true}, {"matrix.openmeet.net:443", true}, {"8.8.8.8", true},
+	}
+	for _, tt := range tests {
+		if got := publicName(tt.name) != ""; got != tt.public {
+			t.Errorf("publicName(%q) = %q, want public %v", tt.name, publicName(tt.name), tt.public)
+		}
+	}
+}
+
+func TestShellJoin(t *testing.T) {
+	tests := []struct {
+		argv []string
+		want string
+	}{
+		{[]string{"docker", "compose", "-f", "/srv/m/docker-compose.yml", "stop", "synapse"}, "docker compose -f /srv/m/docker-compose.yml stop synapse"},
+		{[]string{"sh", "-c", "echo it's $HOME"}, `sh -c 'echo it'\''s $HOME'`},
+		{[]string{"printf", ""}, "printf ''"},
+	}
+	for _, tt := range tests {
+		if got := shellJoin(tt.argv); got != tt.want {
+			t.Errorf("shellJoin(%q) = %s, want %s", tt.argv, got, tt.want)
+		}
+	}
+}
+
+// An item blocks only the steps it guards: once Synapse is stopped by the
+// reset, an admin check that cannot pass and a notice that is old do not
+// keep the rest from running; the backup is the gate's, never a block.
+func TestBlocking(t *testing.T) {
+	steps := []Step{{ID: StepStop, Guards: guardFirst}, {ID: StepDropDatabase, Guards: guardReset}, {ID: StepRegisterAdmin, Guards: guardAfter}, {ID: StepFinalCheck}}
+	cl := Checklist{Items: []Item{
+		{ID: ItemAdmin, Status: Fail}, {ID: ItemTeam, Status: Pending}, {ID: ItemBackup, Status: Fail, Waivable: true},
+		{ID: ItemSecret, Status: OK}, {ID: ItemEnvironment, Status: Warn}, {ID: ItemApp, Status: OK}, {ID: ItemDeployment, Status: OK},
+	}}
+	ids := func(items []Item) string {
+		var s []string
+		for _, it := range items {
+			s = append(s, it.ID)
+		}
+		return strings.Join(s, ",")
+	}
+	p := &Plan{Steps: steps, Checklist: cl}
+	if got := ids(p.Blocking()); got != "admin,team" {
+		t.Errorf("at the first step: blocked by %q, want admin,team", got)
+	}
+	p.First = 1
+	if got := ids(p.Blocking()); got != "" {
+		t.Errorf("resuming after the stop: blocked by %q, want nothing", got)
+	}
+	p.Checklist.Items[3].Status = Fail
+	p.First = 3
+	if got := ids(p.Blocking()); got != "" {
+		t.Errorf("at the final check: blocked by %q, want nothing", got)
+	}
+	p.First = 2
+	if got := ids(p.Blocking()); got != "secret" {
+		t.Errorf("at the registration without a secret: blocked by %q, want secret", got)
+	}
+}
+
+func TestSafeMediaPath(t *testing.T) {
+	for _, p := range []string{"/", "/var", "/var/lib", "/srv", "relative/media", "/media", "/var/lib/../"} {
+		if safeMediaPath(p) == nil {
+			t.Errorf("safeMediaPath(%q) = nil, want a refusal", p)
+		}
+	}
+	for _, p := range []string{"/var/lib/matrix-synapse/media", "/srv/matrix/media_store"} {
+		if err := safeMediaPath(p); err != nil {
+			t.Errorf("safeMediaPath(%q) = %v", p, err)
+		}
+	}
+}

@@ -55,12 +55,28 @@ func TestCustomCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A screen reads the walk while it runs.
+	done, first := make(chan struct{}), w
+	go func(w *Walk) {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+				_, _ = w.Current()
+				_ = w.Steps()
+				_ = w.State()
+				_, _ = w.Ended()
+			}
+		}
+	}(first)
 	var out []string
 	asked := 0
 	err = w.Run(ctx, func(ctx context.Context, p *ops.Plan) (ops.Approval, error) {
 		asked++
 		return approveAll(ctx, e.guard, p, bed.Synapse.ServerName, true)
 	}, func(pr ops.Progress) { out = append(out, pr.Stage+" "+pr.Detail) })
+	close(done)
 	var se *StepError
 	if !errors.As(err, &se) || se.Step != "custom-2" || !strings.Contains(err.Error(), "exit status 4: the volume is busy") {
 		t.Fatalf("run: %v, want the second command to fail", err)

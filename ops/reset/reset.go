@@ -161,7 +161,10 @@ type Service struct {
 	AppRefs config.AppRefsSQL
 	Backups Backups // nil: no backup can be taken from here
 
-	Log io.Writer // the job log: every command and its output
+	// Log is the job log: every command and its output. The checks write
+	// to it from several goroutines, so it must take concurrent writes (a
+	// file does).
+	Log io.Writer
 	Now func() time.Time
 	// WarnUsers and WarnRooms: this many local users or rooms, or more,
 	// are a warning that this may not be a throwaway server.

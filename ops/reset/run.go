@@ -38,7 +38,10 @@ func runComposeStop(ctx context.Context, w *Walk, out *stepOut) (string, error) 
 		}
 		ev = append(ev, ctl.ServiceName(u)+": "+st.Detail)
 	}
-	return strings.Join(ev, ", "), nil
+	if w.stillAnswers(ctx) {
+		return "", fmt.Errorf("the containers are stopped, yet Synapse still answers at %s: another copy runs, started some other way; stop it first", w.s.Synapse.BaseURL())
+	}
+	return strings.Join(ev, ", ") + "; nothing answers at " + w.s.Synapse.BaseURL(), nil
 }
 
 func runComposeRemove(ctx context.Context, w *Walk, out *stepOut) (string, error) {
@@ -395,7 +398,9 @@ func runRegisterAdmin(ctx context.Context, w *Walk, out *stepOut) (string, error
 		name = fmt.Sprintf("%s_%d", base, n+1)
 		out.say("%s exists with no token at hand (an earlier run was cut short after registering it): trying %s", base, name)
 	}
-	w.st.NewAdmin = reg.UserID
+	if err := w.change(func() { w.st.NewAdmin = reg.UserID }); err != nil {
+		return "", err
+	}
 	out.say("POST /_matrix/client/v3/login as %s", reg.UserID)
 	login, err := anon.Login(ctx, reg.UserID, pw, "SYNOPS_RESET_"+strings.ToUpper(w.st.ID))
 	if err != nil {
@@ -405,8 +410,7 @@ func runRegisterAdmin(ctx context.Context, w *Walk, out *stepOut) (string, error
 	if err := ops.WriteFileAtomic(w.keptPath(), []byte(login.AccessToken.Reveal()+"\n")); err != nil {
 		return "", fmt.Errorf("keep the new token until the reset is done: %w", err)
 	}
-	w.st.Kept, w.st.TokenHint = w.keptPath(), login.AccessToken.Hint()
-	if err := s.save(w.st); err != nil {
+	if err := w.change(func() { w.st.Kept, w.st.TokenHint = w.keptPath(), login.AccessToken.Hint() }); err != nil {
 		return "", err
 	}
 	// The registration's own session is not needed: one token for the admin.
@@ -447,8 +451,7 @@ func runWriteToken(ctx context.Context, w *Walk, out *stepOut) (string, error) {
 			return "", fmt.Errorf("write the new token to %s: %w", t, err)
 		}
 		targets[i] = wt
-		w.st.Targets = append(w.st.Targets, wt)
-		if err := s.save(w.st); err != nil {
+		if err := w.change(func() { w.st.Targets = append(w.st.Targets, wt) }); err != nil {
 			return "", err
 		}
 	}

@@ -391,8 +391,11 @@ func (s *Service) lock() (*os.File, error) {
 }
 
 // Walk is a reset under way: one step at a time, each planned, approved,
-// applied and checked. It is not safe for concurrent use.
+// applied and checked. One goroutine drives it (PlanStep, ApplyStep, Run,
+// Stop); others (a screen) may read Steps, Current, Ended and State while a
+// step runs.
 type Walk struct {
+	mu       sync.Mutex // guards what the readers read: defs' statuses, i, st, ended
 	s        *Service
 	plan     *Plan
 	st       *State
@@ -409,6 +412,8 @@ type Walk struct {
 
 // Steps are every step with its status now.
 func (w *Walk) Steps() []Step {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	out := make([]Step, len(w.defs))
 	for i, d := range w.defs {
 		out[i] = d.Step
@@ -418,6 +423,12 @@ func (w *Walk) Steps() []Step {
 
 // Current is the step to run next; false once the walk has ended.
 func (w *Walk) Current() (Step, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.current()
+}
+
+func (w *Walk) current() (Step, bool) {
 	if w.ended || w.i >= len(w.defs) {
 		return Step{}, false
 	}
@@ -426,10 +437,29 @@ func (w *Walk) Current() (Step, bool) {
 
 // Ended reports whether the walk is over, and how it ended (nil: the
 // reset is done).
-func (w *Walk) Ended() (bool, error) { return w.ended, w.result }
+func (w *Walk) Ended() (bool, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.ended, w.result
+}
 
 // State is a copy of the reset's record.
-func (w *Walk) State() *State { return w.st.Clone().(*State) }
+func (w *Walk) State() *State {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.st.Clone().(*State)
+}
+
+// change applies fn to the reset's record (and the step list) and writes
+// the record, under the lock the readers take.
+func (w *Walk) change(fn func()) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if fn != nil {
+		fn()
+	}
+	return w.s.save(w.st)
+}
 
 type stepParams struct {
 	Reset string `json:"reset"`
@@ -508,9 +538,10 @@ func (w *Walk) ApplyStep(ctx context.Context, p *ops.Plan, a ops.Approval, progr
 	}
 	def := &w.defs[w.i]
 	rec := w.st.Step(st.ID)
-	rec.Status, rec.StartedAt, rec.EndedAt, rec.Error, rec.Evidence = StepRunning, s.now().UTC(), time.Time{}, "", ""
-	def.Status = StepRunning
-	if err := s.save(w.st); err != nil {
+	if err := w.change(func() {
+		rec.Status, rec.StartedAt, rec.EndedAt, rec.Error, rec.Evidence = StepRunning, s.now().UTC(), time.Time{}, "", ""
+		def.Status = StepRunning
+	}); err != nil {
 		return errors.Join(err, finish(err, nil))
 	}
 	total := len(w.defs)
@@ -522,7 +553,7 @@ func (w *Walk) ApplyStep(ctx context.Context, p *ops.Plan, a ops.Approval, progr
 	evidence, err := def.run(ctx, w, out)
 	out.flush()
 	evidence = text.Clean(w.scrub(evidence))
-	rec.EndedAt = s.now().UTC()
+	ended := s.now().UTC()
 	if err != nil {
 		msg := text.Clean(w.scrub(err.Error()))
 		next := "fix what the error says, then run `synops reset run` again: it resumes at this step after checking what guards it"
@@ -532,25 +563,30 @@ func (w *Walk) ApplyStep(ctx context.Context, p *ops.Plan, a ops.Approval, progr
 		if ctx.Err() != nil {
 			next = "the run was interrupted; run `synops reset run` again: it resumes at this step"
 		}
-		rec.Status, rec.Error = StepFailed, msg
-		def.Status, def.Error = StepFailed, msg
-		w.st.Phase, w.st.Failed, w.st.Error, w.st.Next = Stopped, st.ID, msg, next
-		serr := s.save(w.st)
+		serr := w.change(func() {
+			rec.Status, rec.Error, rec.EndedAt = StepFailed, msg, ended
+			def.Status, def.Error = StepFailed, msg
+			w.st.Phase, w.st.Failed, w.st.Error, w.st.Next = Stopped, st.ID, msg, next
+		})
 		stepErr := &StepError{Step: st.ID, Title: st.Title, Err: errors.New(msg), Next: next}
 		ferr := finish(stepErr, map[string]any{"step": st.ID, "index": w.i + 1})
 		progress(ops.Progress{Item: st.Title, Stage: StageFailed, Detail: msg, Done: w.i, Total: total})
 		return errors.Join(stepErr, serr, ferr, w.end(stepErr))
 	}
-	rec.Status, rec.Evidence = StepDone, evidence
-	def.Status, def.Evidence = StepDone, evidence
-	serr := s.save(w.st)
+	serr := w.change(func() {
+		rec.Status, rec.Evidence, rec.EndedAt = StepDone, evidence, ended
+		def.Status, def.Evidence = StepDone, evidence
+	})
 	ferr := finish(nil, map[string]any{"step": st.ID, "index": w.i + 1, "evidence": evidence})
 	progress(ops.Progress{Item: st.Title, Stage: StageDone, Detail: evidence, Done: w.i + 1, Total: total})
 	if serr != nil || ferr != nil {
 		return errors.Join(serr, ferr, w.end(errors.Join(serr, ferr)))
 	}
+	w.mu.Lock()
 	w.i++
-	if w.i == len(w.defs) {
+	last := w.i == len(w.defs)
+	w.mu.Unlock()
+	if last {
 		return w.complete()
 	}
 	return nil
@@ -598,23 +634,27 @@ func (w *Walk) Run(ctx context.Context, confirm Confirm, progress func(ops.Progr
 // the session is closing): the reset stays stopped there and the next run
 // resumes at that step.
 func (w *Walk) Stop(reason error) error {
-	if w.ended {
+	if ended, _ := w.Ended(); ended {
 		return reason
 	}
 	st, _ := w.Current()
-	w.st.Phase, w.st.Failed = Stopped, st.ID
-	w.st.Error = reason.Error()
-	w.st.Next = fmt.Sprintf("run `synops reset run` again: it resumes at %q", st.Title)
-	err := w.s.save(w.st)
+	err := w.change(func() {
+		w.st.Phase, w.st.Failed = Stopped, st.ID
+		w.st.Error = reason.Error()
+		w.st.Next = fmt.Sprintf("run `synops reset run` again: it resumes at %q", st.Title)
+	})
 	return errors.Join(reason, err, w.end(reason))
 }
 
 // end closes the walk with result: the reset's audit end line, the lock.
 func (w *Walk) end(result error) error {
+	w.mu.Lock()
 	if w.ended {
+		w.mu.Unlock()
 		return nil
 	}
 	w.ended, w.result = true, result
+	w.mu.Unlock()
 	defer w.release()
 	detail := map[string]any{"reset": w.st.ID, "phase": w.st.Phase, "new_admin": w.st.NewAdmin}
 	if w.st.TokenHint != "" {
@@ -631,15 +671,19 @@ func (w *Walk) end(result error) error {
 func (w *Walk) complete() error {
 	s := w.s
 	var errs []error
-	if w.st.Kept != "" {
-		if err := os.Remove(w.st.Kept); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("remove the kept token %s: %w", w.st.Kept, err))
-		} else {
-			w.st.Kept = ""
+	removed := true
+	if kept := w.st.Kept; kept != "" {
+		if err := os.Remove(kept); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove the kept token %s: %w", kept, err))
+			removed = false // the record keeps saying where it is
 		}
 	}
-	w.st.Phase, w.st.EndedAt = Done, s.now().UTC()
-	errs = append(errs, s.save(w.st))
+	errs = append(errs, w.change(func() {
+		if removed {
+			w.st.Kept = ""
+		}
+		w.st.Phase, w.st.EndedAt = Done, s.now().UTC()
+	}))
 	err := errors.Join(errs...)
 	return errors.Join(err, w.end(err))
 }

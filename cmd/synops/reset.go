@@ -157,6 +157,9 @@ func (a *app) printReset(p *reset.Plan) {
 		}
 	}
 	fmt.Fprintln(w, "\nSteps:")
+	if p.StepsError != "" {
+		fmt.Fprintf(w, "  (cannot be listed yet: %s)\n", p.StepsError)
+	}
 	stage := ""
 	for i, st := range p.Steps {
 		if st.Stage != stage {

@@ -323,3 +323,34 @@ func TestRefusesUntilTheTeamIsTold(t *testing.T) {
 	}
 
 }
+
+// When the steps cannot be listed (here: no media store where the profile
+// says), the plan still shows the checklist saying why, and cannot start.
+func TestPlanWithoutSteps(t *testing.T) {
+	b := newOnBed(t)
+	b.sp.MediaStore = filepath.Join(t.TempDir(), "gone", "media")
+	e := b.sp.mustBuild(t)
+	ctx := ctxT(t, time.Minute)
+	if _, err := e.svc.ConfirmTold(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	before := b.snapshot(t)
+	p, err := e.svc.Plan(ctx, Request{})
+	if err != nil {
+		t.Fatalf("plan: %v, want the checklist anyway", err)
+	}
+	if it := p.Checklist.Item(ItemDeployment); it.Status != Fail || !strings.Contains(it.Evidence, "no such file or directory") {
+		t.Errorf("deployment item: %+v", it)
+	}
+	if len(p.Steps) != 0 || !strings.Contains(p.StepsError, "media store") || len(p.Blocking()) != 1 {
+		t.Errorf("steps %v, error %q, blocking %+v", p.Steps, p.StepsError, p.Blocking())
+	}
+	a, err := approveAll(ctx, e.guard, p.Op, bed.Synapse.ServerName, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Start(ctx, p, a); !errors.Is(err, ErrNotReady) {
+		t.Errorf("start: %v, want ErrNotReady", err)
+	}
+	b.unchanged(t, before, KindReset)
+}

@@ -26,6 +26,22 @@
 // stops there; the next Plan resumes at that step after re-running the
 // checks that guard it. A production profile refuses the whole reset unless
 // the override is asked for explicitly.
+//
+// A screen drives it in background commands, one at a time:
+//
+//	p, err := svc.Plan(ctx, reset.Request{})       // p.Checklist.Items (Mark, Evidence, Hint, Offer),
+//	                                               // p.Steps (Commands, Verify, Status), p.Blocking()
+//	svc.PlanNotify / ApplyNotify, svc.ConfirmTold   // the team item's offers
+//	svc.PlanBackup / TakeBackup                     // the backup item's offer
+//	req := guard.Request(ctx, p.Op)                 // the phrase: the server name (+ " without backup")
+//	a, err := req.Approve(typed, time.Now())
+//	w, err := svc.Start(ctx, p, a)
+//	for each step: sp, _ := w.PlanStep(ctx)         // its commands in sp.Impact
+//	    if reset.NeedsConfirm(sp) { a = guard.Request(ctx, sp).Approve(typed again) }
+//	    err := w.ApplyStep(ctx, sp, a, progress)    // Stage started / running (a line) / done / failed
+//	w.Stop(reason)                                  // the operator declined a step
+//
+// while it reads w.Steps, w.Current, w.Ended and w.State to draw them.
 package reset
 
 import (

@@ -48,6 +48,9 @@ type Plan struct {
 	State  string `json:"state,omitempty"` // the reset being resumed
 	// Notes are what the operator should know beyond the checklist.
 	Notes []string `json:"notes,omitempty"`
+	// StepsError says why the steps could not be listed; such a plan
+	// cannot be started (the checklist says what to fix).
+	StepsError string `json:"steps_error,omitempty"`
 
 	params planParams
 }
@@ -70,7 +73,12 @@ type planParams struct {
 // the guard's to decide (a waiver may accept running without one).
 func (p *Plan) Blocking() []Item {
 	need := map[string]bool{}
-	for _, st := range p.Steps[p.First:] {
+	if len(p.Steps) == 0 {
+		for _, g := range guardFirst {
+			need[g] = true
+		}
+	}
+	for _, st := range p.Steps[min(p.First, len(p.Steps)):] {
 		for _, g := range st.Guards {
 			need[g] = true
 		}
@@ -85,7 +93,12 @@ func (p *Plan) Blocking() []Item {
 }
 
 // Current is the step this run starts at.
-func (p *Plan) Current() Step { return p.Steps[p.First] }
+func (p *Plan) Current() Step {
+	if p.First >= len(p.Steps) {
+		return Step{}
+	}
+	return p.Steps[p.First]
+}
 
 // Plan runs the checklist and lists the steps. It changes nothing. A
 // production profile without req.ProductionOverride is refused (and the
@@ -149,15 +162,18 @@ func (s *Service) Plan(ctx context.Context, req Request) (*Plan, error) {
 			return nil, fmt.Errorf("plan reset: new admin: %w", err)
 		}
 	}
+	// Steps that cannot be listed (the volumes could not be read, the
+	// media store is missing) leave the checklist to say why: the plan is
+	// still shown, and cannot be started.
 	defs, err := s.steps(ctx, sf)
-	if err != nil {
-		return nil, fmt.Errorf("plan reset: %w", err)
-	}
 	p := &Plan{Op: op, Path: s.path(), Checklist: cl}
+	if err != nil {
+		p.StepsError = err.Error()
+	}
 	for _, d := range defs {
 		p.Steps = append(p.Steps, d.Step)
 	}
-	if resume {
+	if resume && len(p.Steps) > 0 {
 		if err := mergeState(p, st); err != nil {
 			return nil, fmt.Errorf("plan reset: %w", err)
 		}
@@ -214,6 +230,9 @@ func mergeState(p *Plan, st *State) error {
 
 func (s *Service) notes(p *Plan, st *State) []string {
 	var n []string
+	if p.StepsError != "" {
+		n = append(n, "the steps cannot be listed yet: "+p.StepsError)
+	}
 	if p.Resume {
 		cur := p.Steps[p.First]
 		why := "it was interrupted"
@@ -243,6 +262,9 @@ func (s *Service) notes(p *Plan, st *State) []string {
 func (s *Service) Start(ctx context.Context, p *Plan, a ops.Approval) (*Walk, error) {
 	if p == nil || p.Op == nil || p.Op.Kind != KindReset || p.params.NewAdmin == "" {
 		return nil, errors.New("start reset: not a reset plan made by Plan")
+	}
+	if len(p.Steps) == 0 {
+		return nil, s.Guard.Refuse(p.Op, fmt.Errorf("%w: the steps cannot be listed: %s; nothing was changed", ErrNotReady, p.StepsError))
 	}
 	pp := p.params
 	if b := p.Blocking(); len(b) > 0 {

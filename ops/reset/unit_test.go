@@ -85,3 +85,43 @@ func TestSafeMediaPath(t *testing.T) {
 		}
 	}
 }
+
+// A resumed run starts at the first step not done: a failed one, one a
+// killed run left running, or (killed after the last step, before the
+// reset was recorded as done) the final check, which only reads.
+func TestMergeState(t *testing.T) {
+	ids := []StepID{StepStop, StepDropDatabase, StepCreateDatabase, StepFinalCheck}
+	plan := func() *Plan {
+		p := &Plan{}
+		for _, id := range ids {
+			p.Steps = append(p.Steps, Step{ID: id, Status: StepPending})
+		}
+		return p
+	}
+	state := func(statuses ...StepStatus) *State {
+		st := &State{ID: "r1"}
+		for i, s := range statuses {
+			st.Steps = append(st.Steps, StepState{ID: ids[i], Status: s})
+		}
+		return st
+	}
+	tests := []struct {
+		st    *State
+		first int
+	}{
+		{state(StepDone, StepDone, StepPending, StepPending), 2},
+		{state(StepDone, StepRunning, StepPending, StepPending), 1},
+		{state(StepDone, StepFailed, StepPending, StepPending), 1},
+		{state(StepDone, StepDone, StepDone, StepDone), 3},
+	}
+	for _, tt := range tests {
+		p := plan()
+		if err := mergeState(p, tt.st); err != nil || p.First != tt.first || !p.Resume || p.Steps[p.First].Status == StepDone {
+			t.Errorf("%+v: first %d (%s), %v; want %d, not done", tt.st.Steps, p.First, p.Steps[p.First].Status, err, tt.first)
+		}
+	}
+	other := state(StepDone, StepPending, StepPending)
+	if err := mergeState(plan(), other); err == nil || !strings.Contains(err.Error(), "move the state file aside") {
+		t.Errorf("other steps than recorded: %v, want a refusal", err)
+	}
+}

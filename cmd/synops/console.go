@@ -86,11 +86,8 @@ func runConsole(ctx context.Context, a *app) error {
 		Server: serverLabel(r), Environment: string(r.Environment), Production: r.Environment.IsProduction(),
 	})
 	deps := tui.HealthDeps{
-		Source: checker,
-		Diagnose: diagnoser{deps: diagnose.Deps{
-			Synapse: client, SynapseDB: r.SynapseDB.Raw, Homeserver: r.Homeserver, HomeserverYAML: r.HomeserverYAML,
-			MetricsURLs: r.MetricsURLs, Services: r.Services, LogFile: r.LogFile,
-		}},
+		Source:   checker,
+		Diagnose: diagnoser{deps: diagnoseDeps(r, client)},
 	}
 	if src, err := logs.SourceFor(r); err == nil {
 		deps.Logs = func(ctx context.Context) (tui.LogFollower, string, error) {

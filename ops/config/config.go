@@ -187,6 +187,10 @@ type Resolved struct {
 	// Tokens and Security are the token rotation and audit sections (tokens.go).
 	Tokens   Tokens
 	Security Security
+	// Reset is `synops reset`'s section, Diagnose what the troubleshooting
+	// checks read from the application (reset.go).
+	Reset    Reset
+	Diagnose Diagnose
 
 	// Homeserver is what homeserver.yaml discovery found; nil when none was read.
 	Homeserver *Homeserver
@@ -207,6 +211,10 @@ type AppRefsSQL struct {
 	Count    string
 	Describe string
 	Clear    []string
+	// Reset clears every reference at once after a reset (no $1); empty
+	// means seed 000's statements. ResetCount counts what it clears.
+	Reset      []string
+	ResetCount string
 }
 
 // ValidationError lists the problems found after every source was applied. Load
@@ -596,6 +604,7 @@ func (l *loader) resolve() {
 			}
 		}
 	}
+	l.resolveReset(p)
 }
 
 func (l *loader) checkHomeserverURL(c candidate) {

@@ -37,6 +37,8 @@ type fileProfile struct {
 	AppRefs        *fileAppRefs  `yaml:"app_refs"`
 	Tokens         *fileTokens   `yaml:"tokens"`   // tokens.go
 	Security       *fileSecurity `yaml:"security"` // tokens.go
+	Reset          *fileReset    `yaml:"reset"`    // reset.go
+	Diagnose       *fileDiagnose `yaml:"diagnose"` // reset.go
 }
 
 // fileAppRefs overrides the SQL that finds and clears the application
@@ -45,6 +47,9 @@ type fileAppRefs struct {
 	Count    *string  `yaml:"count"`
 	Describe *string  `yaml:"describe"`
 	Clear    []string `yaml:"clear"`
+	// Reset and ResetCount are the whole-table variant a reset runs.
+	Reset      []string `yaml:"reset"`
+	ResetCount *string  `yaml:"reset_count"`
 }
 
 type fileToken struct {

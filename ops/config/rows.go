@@ -116,6 +116,7 @@ func (r *Resolved) Rows() []Row {
 	}
 	add("log.file", logFile)
 	r.tokensRows(addAs)
+	r.resetRows(addAs)
 	return rows
 }
 

@@ -56,6 +56,8 @@ func Symptoms() []Symptom {
 			`seed 004, Troubleshooting: "Matrix room sync failing: Check Synapse logs for errors; Verify database connectivity; Check if room state is corrupted."`},
 		{HighMemory, "High memory use",
 			`seed 004, Troubleshooting: "High memory usage on Synapse: Tune worker configuration; Consider running multiple workers; Increase database connection pool."`},
+		{UserNotActive, "User must be active to join calls",
+			`seed 004, Troubleshooting: "User must be active to join calls: User's status is not ACTIVE. Check: SELECT status FROM "User" WHERE id = 'xxx'. Fix: User needs to complete onboarding or be enabled by admin."`},
 	}
 }
 
@@ -87,6 +89,17 @@ type Deps struct {
 	Runner         services.Runner // for the stats command; nil: services.Exec{}
 	RoomID         string          // optional: the room that fails (join, sync)
 
+	// AppTokens reads the tokens the application is configured with (its
+	// env file, its secret file) when a check runs: "connection errors
+	// after a reset" checks them, not only synops' own. nil: not known.
+	AppTokens func() []AppToken
+	// AppDB is the application database; UserStatusSQL reads a user's
+	// status ($1: User) and ActiveStatus is the one that may join calls.
+	AppDB         synapse.Secret
+	UserStatusSQL string
+	ActiveStatus  string
+	User          string // the user of "user must be active" (the application's ID, or a Matrix ID)
+
 	// LogFile is scanned for recent errors (room sync); "" reads the service
 	// manager's log instead, when Services has one.
 	LogFile string
@@ -113,7 +126,7 @@ func Run(ctx context.Context, d Deps, symptomID string) (Verdict, error) {
 		}
 	}
 	if sym.ID == "" {
-		ids := make([]string, 0, 5)
+		ids := make([]string, 0, len(Symptoms()))
 		for _, s := range Symptoms() {
 			ids = append(ids, s.ID)
 		}
@@ -172,13 +185,15 @@ func planFor(id string) []check {
 	case SlowAfterReset:
 		return []check{checkResponsiveness, checkResources, checkDatabase, checkBackgroundUpdates, checkExtremities, checkCaches, checkWorkers, checkPresence}
 	case ConnectionErrors:
-		return []check{checkConnection, checkSharedSecret}
+		return []check{checkConnection, checkAppCredentials, checkSharedSecret}
 	case CannotJoinRooms:
 		return []check{checkResponsiveness, checkServerRestrictions, checkJoinRateLimits, checkRoomJoinable, checkRegistration}
 	case RoomSyncFailing:
 		return []check{checkResponsiveness, checkDatabase, checkRoomState, checkExtremities, checkSyncTimes, checkLogErrors, checkBackgroundUpdates}
 	case HighMemory:
 		return []check{checkResources, checkCaches, checkPresence, checkWorkers, checkDBPool, checkExtremities}
+	case UserNotActive:
+		return []check{checkUserActive}
 	}
 	return nil
 }
@@ -278,7 +293,7 @@ func summarize(id string, e *env, v Verdict) string {
 		if u := e.noted("unreachable"); u != "" {
 			b.WriteString("Synapse is unreachable: " + u + ". Nothing that talks to it (the application, synops) can connect until it runs. ")
 		} else {
-			b.WriteString("A reset deletes every account and access token: the application's MATRIX_ADMIN_TOKEN is then unknown to Synapse. Checked that Synapse answers, that the configured token is valid and an admin's, and that the database is reachable. ")
+			b.WriteString("A reset deletes every account and access token: the application's MATRIX_ADMIN_TOKEN is then unknown to Synapse. Checked that Synapse answers, that synops' token and the token the application is configured with are valid and an admin's, and that the database is reachable. ")
 		}
 	case CannotJoinRooms:
 		b.WriteString("Registration (enable_registration) only governs creating accounts, not joining rooms, so the guide's advice does not apply; checked instead what refuses joins: server-wide blocks (hs_disabled, the monthly-active-user limit, limit_remote_rooms), the join rate limits, blocked rooms")
@@ -294,6 +309,12 @@ func summarize(id string, e *env, v Verdict) string {
 			b.WriteString(", the room's current state")
 		}
 		b.WriteString("), plus sync response times. ")
+	case UserNotActive:
+		b.WriteString("The application lets only ACTIVE users join calls (seed 004): checked the user's status in the application database")
+		if strings.HasPrefix(e.d.User, "@") {
+			b.WriteString(" and whether the Matrix account may act")
+		}
+		b.WriteString(". ")
 	case HighMemory:
 		b.WriteString("Synapse's memory is mostly its caches (caches.global_factor, event_cache_size). Workers spread CPU load but each is a process with its own caches, and a bigger database pool does not reduce memory (it only helps when requests wait for connections). ")
 	}

@@ -99,8 +99,8 @@ func TestSymptoms(t *testing.T) {
 		}
 		seen[s.ID] = true
 	}
-	if len(seen) != 5 {
-		t.Errorf("got %d symptoms, want the 5 of the guides", len(seen))
+	if len(seen) != 6 {
+		t.Errorf("got %d symptoms, want the 6 of the guides", len(seen))
 	}
 	if _, err := diagnose.Run(context.Background(), diagnose.Deps{}, "haunted"); err == nil || !strings.Contains(err.Error(), diagnose.HighMemory) {
 		t.Errorf("unknown symptom: got %v, want an error listing the known ones", err)

@@ -301,7 +301,8 @@ func WaitFor(t testing.TB, limit time.Duration, what string, ok func() error) {
 
 // pgEntrypoint starts PostgreSQL in HostRoot as the postgres user: initdb
 // on first start (superuser $POSTGRES_USER with $POSTGRES_PASSWORD; local
-// socket trusted, TCP by password), then postgres on $PGPORT. Docker reads
+// socket trusted, TCP by password; $POSTGRES_DB created, as the official
+// image does, when set), then postgres on $PGPORT. Docker reads
 // the image's /etc/passwd for `user:`, and HostRoot has none of its own,
 // so the switch happens here with setpriv.
 const pgEntrypoint = `#!/bin/sh
@@ -316,6 +317,10 @@ if [ ! -s "$D/PG_VERSION" ]; then
   setpriv --reuid=postgres --regid=postgres --init-groups "$PGBIN/initdb" -D "$D" -U "$POSTGRES_USER" \
     --pwfile=/run/postgresql/pw --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C >/dev/null
   rm /run/postgresql/pw
+  if [ -n "$POSTGRES_DB" ]; then
+    echo "CREATE DATABASE \"$POSTGRES_DB\" OWNER \"$POSTGRES_USER\" ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0" |
+      setpriv --reuid=postgres --regid=postgres --init-groups "$PGBIN/postgres" --single -D "$D" postgres >/dev/null
+  fi
 fi
 exec setpriv --reuid=postgres --regid=postgres --init-groups "$PGBIN/postgres" -D "$D" -p "$PGPORT" \
   -k /run/postgresql -c listen_addresses=127.0.0.1 -c fsync=off
@@ -329,6 +334,10 @@ type Postgres struct {
 	User     string // a superuser, made by initdb
 	Password string
 	BinDir   string // the host's PostgreSQL binaries (pgtest.BinDir)
+	// Database is created (UTF8, C, owned by User) when the data volume is
+	// new, as the official image's POSTGRES_DB: a Synapse in the project
+	// finds its database again after its volume was removed.
+	Database string
 }
 
 // ServiceYAML writes the entry point into dir and returns the service's
@@ -350,6 +359,7 @@ func (pg Postgres) ServiceYAML(t testing.TB, dir string) string {
     environment:
       POSTGRES_USER: %q
       POSTGRES_PASSWORD: %q
+      POSTGRES_DB: %q
       PGPORT: "%d"
       PGHOST: 127.0.0.1
       PGBIN: %q
@@ -359,5 +369,5 @@ func (pg Postgres) ServiceYAML(t testing.TB, dir string) string {
       - /etc:/etc:ro
       - %s:/entrypoint.sh:ro
       - %s:/var/lib/postgresql/data
-`, pg.Service, HostRoot, pg.User, pg.Password, pg.Port, pg.BinDir, pg.BinDir+":/usr/bin:/bin", ep, pg.Volume)
+`, pg.Service, HostRoot, pg.User, pg.Password, pg.Database, pg.Port, pg.BinDir, pg.BinDir+":/usr/bin:/bin", ep, pg.Volume)
 }

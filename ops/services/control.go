@@ -294,6 +294,25 @@ func firstLine(out []byte, def string) string {
 	return string(line)
 }
 
+// Run runs argv (a command the profile configured, or one built from
+// ComposeBase) and writes it and its output to the job log, like every
+// command the controller issues.
+func (c *Controller) Run(ctx context.Context, argv []string) ([]byte, error) {
+	if len(argv) == 0 {
+		return nil, errors.New("run: empty command")
+	}
+	return c.run(ctx, argv)
+}
+
+// WithLog is a controller for the same services whose commands and output
+// go to log instead (a step's live output), keeping the compose spelling
+// this one found.
+func (c *Controller) WithLog(log io.Writer) *Controller {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return &Controller{Services: c.Services, Exec: c.Exec, Log: log, compose: c.compose}
+}
+
 // run runs argv and writes it and its output to the job log.
 func (c *Controller) run(ctx context.Context, argv []string) ([]byte, error) {
 	if c.Log == nil {

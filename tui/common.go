@@ -102,6 +102,7 @@ const (
 	ownerUsers    = "Users"
 	ownerSecurity = "Security"
 	ownerBackups  = "Backups"
+	ownerReset    = "Reset"
 )
 
 // ToastMsg shows a message on the toast line for a few seconds.

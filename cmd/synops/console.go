@@ -206,6 +206,13 @@ func (a *app) changePanes(ctx context.Context, c *tui.Common, r *config.Resolved
 		logger.Warn("backups pane disabled", "reason", err)
 		notices = append(notices, "no Backups pane: "+err.Error())
 	}
+	if re, err := a.resetOn(ctx, b, true); err == nil {
+		closers = append(closers, re.close)
+		panes = append(panes, tui.NewResetPane(c, re.svc))
+	} else {
+		logger.Warn("reset pane disabled", "reason", err)
+		notices = append(notices, "no Reset pane: "+err.Error())
+	}
 	security()
 	return panes, closeAll
 }

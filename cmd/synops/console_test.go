@@ -51,6 +51,16 @@ func (tm *tmux) keys(keys ...string) {
 	}
 }
 
+// goTo switches to the pane with this title through the command palette,
+// as the panes' numbers change when one is added.
+func (tm *tmux) goTo(pane string) {
+	tm.t.Helper()
+	tm.keys(":")
+	tm.waitFor("the palette", 5*time.Second, func(s string) bool { return strings.Contains(s, "go to ") })
+	tm.keys("-l", "go to "+pane)
+	tm.keys("Enter")
+}
+
 func (tm *tmux) screen() string {
 	out, err := exec.Command("tmux", "capture-pane", "-p", "-t", tm.session).Output()
 	if err != nil {
@@ -338,7 +348,7 @@ func TestConsoleUsers(t *testing.T) {
 	tm := startTmux(t, 140, 40, []string{"SYNOPS_CONFIG=" + env["SYNOPS_CONFIG"], "HOME=" + env["HOME"],
 		"XDG_STATE_HOME=" + state, "TERM=xterm-256color"}, bin)
 	tm.waitFor("the console", 20*time.Second, func(s string) bool { return strings.Contains(s, "3 Users") })
-	tm.keys("3")
+	tm.goTo("users")
 	tm.waitFor("the accounts", 20*time.Second, func(s string) bool { return strings.Contains(s, "sorted by user") })
 	tm.keys("/")
 	tm.keys("-l", a.local)
@@ -430,7 +440,7 @@ func TestConsoleRotatesToken(t *testing.T) {
 	open := func() *tmux {
 		tm := startTmux(t, 150, 40, env, bin)
 		tm.waitFor("the console", 20*time.Second, func(s string) bool { return strings.Contains(s, "Security") })
-		tm.keys("5")
+		tm.goTo("security")
 		tm.waitFor("the checks", 30*time.Second, func(s string) bool { return strings.Contains(s, "sorted by st") })
 		return tm
 	}
@@ -497,7 +507,7 @@ func TestConsoleBackups(t *testing.T) {
 	tm := startTmux(t, 150, 40, []string{"SYNOPS_CONFIG=" + env["SYNOPS_CONFIG"], "HOME=" + env["HOME"],
 		"XDG_STATE_HOME=" + state, "TERM=xterm-256color"}, bin)
 	tm.waitFor("the console", 20*time.Second, func(s string) bool { return strings.Contains(s, "4 Backups") })
-	tm.keys("4")
+	tm.goTo("backups")
 	tm.waitFor("the catalog", 20*time.Second, func(s string) bool { return strings.Contains(s, "sorted by taken") })
 	tm.keys("c")
 	tm.waitFor("the question", 10*time.Second, func(s string) bool { return strings.Contains(s, "verify it by restoring") })

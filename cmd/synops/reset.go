@@ -39,6 +39,13 @@ func (a *app) resetService(ctx context.Context) (*resetEnv, error) {
 	if err != nil {
 		return nil, err
 	}
+	return a.resetOn(ctx, b, false)
+}
+
+// resetOn builds the reset on b. With lazy, the application database's pool
+// connects when first used (the console's first frame must not wait).
+func (a *app) resetOn(ctx context.Context, b *opsBase, lazy bool) (*resetEnv, error) {
+	r := b.r
 	if _, err := reset.OpenState(reset.StatePath(b.state)); err != nil {
 		return nil, err // a damaged state file says so before anything runs
 	}
@@ -65,7 +72,11 @@ func (a *app) resetService(ctx context.Context) (*resetEnv, error) {
 		Tokens:       a.tokenService(b), AppRefs: r.AppRefs, Log: job,
 	}
 	if r.AppDB.Set() {
-		pool, err := pg.Open(ctx, "application database", r.AppDB.Raw, nil)
+		open := pg.Open
+		if lazy {
+			open = pg.Lazy
+		}
+		pool, err := open(ctx, "application database", r.AppDB.Raw, nil)
 		if err != nil {
 			closeAll()
 			return nil, fmt.Errorf("%w (a reset clears its Matrix references: fix app_db_dsn or remove it)", err)
@@ -74,7 +85,7 @@ func (a *app) resetService(ctx context.Context) (*resetEnv, error) {
 		closers = append(closers, pool.Close)
 	}
 	if r.Backup.Dir != "" {
-		be, err := a.backupService(ctx, false)
+		be, err := a.backupOn(r, nil)
 		if err != nil {
 			closeAll()
 			return nil, err

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -23,6 +24,7 @@ import (
 type Client struct {
 	base       *url.URL
 	token      Secret
+	reload     *tokenReload // nil: the token is fixed
 	hc         *http.Client
 	timeout    time.Duration // per attempt
 	maxRetries int
@@ -80,6 +82,9 @@ func New(baseURL string, token Secret, opts ...Option) (*Client, error) {
 	}
 	for _, o := range opts {
 		o(c)
+	}
+	if c.reload != nil {
+		c.reload.tok = token
 	}
 	// A copy, so the redirect rule below holds for a client the caller
 	// passed too, without changing theirs.
@@ -180,13 +185,63 @@ func RedactURL(s string) string {
 func (c *Client) BaseURL() string { return c.base.String() }
 
 // Token is the client's access token (still a Secret).
-func (c *Client) Token() Secret { return c.token }
+func (c *Client) Token() Secret {
+	if c.reload != nil {
+		return c.reload.current()
+	}
+	return c.token
+}
 
-// WithToken returns a copy of the client that uses another token.
+// WithToken returns a copy of the client that uses another token, fixed.
 func (c *Client) WithToken(t Secret) *Client {
 	cc := *c
-	cc.token = t
+	cc.token, cc.reload = t, nil
 	return &cc
+}
+
+// WithTokenReload lets a long-lived client (the console's) follow its token
+// source: when Synapse answers M_UNKNOWN_TOKEN, or when ReloadToken is
+// called, load is asked for the token again, and a different one replaces
+// the old for this client and every copy made with the same options. A reset
+// or a rotation that writes synops' token file, here or from another shell,
+// then does not leave the console talking with a dead token.
+func WithTokenReload(load func(context.Context) (Secret, error)) Option {
+	return func(c *Client) { c.reload = &tokenReload{load: load} }
+}
+
+type tokenReload struct {
+	load func(context.Context) (Secret, error)
+	mu   sync.Mutex
+	tok  Secret
+}
+
+func (t *tokenReload) current() Secret {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.tok
+}
+
+// refresh loads the token again; it reports whether it changed from used.
+func (t *tokenReload) refresh(ctx context.Context, used Secret) (bool, error) {
+	tok, err := t.load(ctx)
+	if err != nil {
+		return false, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	changed := tok.Reveal() != used.Reveal()
+	t.tok = tok
+	return changed, nil
+}
+
+// ReloadToken reads the token from its source again (WithTokenReload); a
+// client without a source keeps its token. It reports whether the token
+// changed.
+func (c *Client) ReloadToken(ctx context.Context) (bool, error) {
+	if c.reload == nil {
+		return false, nil
+	}
+	return c.reload.refresh(ctx, c.Token())
 }
 
 // request describes one call. path is already escaped.
@@ -212,10 +267,22 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 		}
 	}
 	delay := c.backoff
+	reloaded := false
 	for attempt := 0; ; attempt++ {
-		err := c.once(ctx, r, body, out)
+		token := c.Token()
+		err := c.once(ctx, r, body, out, token)
 		if err == nil {
 			return nil
+		}
+		// A token Synapse does not know was refused before anything was
+		// done: with a token source, the request goes again, once, with
+		// the token the source holds now, if that is another.
+		if r.auth && c.reload != nil && !reloaded && errors.Is(err, ErrUnknownToken) {
+			reloaded = true
+			if changed, rerr := c.reload.refresh(ctx, token); rerr == nil && changed {
+				attempt--
+				continue
+			}
 		}
 		if attempt >= c.maxRetries || ctx.Err() != nil {
 			return err
@@ -261,7 +328,7 @@ func (c *Client) retryAfter(r request, err error, delay time.Duration) (time.Dur
 	return delay, r.idempotent && !errors.Is(err, context.Canceled)
 }
 
-func (c *Client) once(ctx context.Context, r request, body []byte, out any) error {
+func (c *Client) once(ctx context.Context, r request, body []byte, out any, token Secret) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	u := *c.base
@@ -288,10 +355,10 @@ func (c *Client) once(ctx context.Context, r request, body []byte, out any) erro
 	}
 	req.Header.Set("User-Agent", c.userAgent)
 	if r.auth {
-		if c.token.IsZero() {
+		if token.IsZero() {
 			return fmt.Errorf("%s %s: no admin token configured (set MATRIX_ADMIN_TOKEN or a token file in the profile)", r.method, r.path)
 		}
-		req.Header.Set("Authorization", "Bearer "+c.token.Reveal())
+		req.Header.Set("Authorization", "Bearer "+token.Reveal())
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -308,7 +375,7 @@ func (c *Client) once(ctx context.Context, r request, body []byte, out any) erro
 		return fmt.Errorf("%s %s: read answer: %w", r.method, r.path, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return decodeError(r, resp, c.scrub(data))
+		return decodeError(r, resp, scrub(data, token))
 	}
 	if r.rawOut != nil {
 		*r.rawOut = data
@@ -366,12 +433,12 @@ func capText(s string) string {
 	return s[:cut] + "…"
 }
 
-// scrub replaces the client's token in an answer (a proxy that echoes the
+// scrub replaces the token sent in an answer (a proxy that echoes the
 // request, a debug page) before any of it can reach an error message. It
 // runs before capText, so a cut cannot leave a part of the token behind.
-func (c *Client) scrub(data []byte) []byte {
-	if c.token.IsZero() {
+func scrub(data []byte, token Secret) []byte {
+	if token.IsZero() {
 		return data
 	}
-	return bytes.ReplaceAll(data, []byte(c.token.Reveal()), []byte("[redacted]"))
+	return bytes.ReplaceAll(data, []byte(token.Reveal()), []byte("[redacted]"))
 }

@@ -339,3 +339,56 @@ func TestTimeoutRetriedForReadsOnly(t *testing.T) {
 		t.Errorf("the DELETE was sent %d times, want once", n)
 	}
 }
+
+// TestTokenReload: a client with a token source that meets M_UNKNOWN_TOKEN
+// loads the token again and sends the request once more with the new one;
+// a source that still holds the dead token gets no second try, and a copy
+// with a token of its own never reloads.
+func TestTokenReload(t *testing.T) {
+	ctx := ctxT(t)
+	if _, err := bed.Synapse.Register(ctx, "reloadbob", true); err != nil {
+		t.Fatal(err)
+	}
+	anon, _ := synapse.New(bed.Synapse.BaseURL, synapse.Secret{})
+	login := func(device string) synapse.Secret {
+		res, err := anon.Login(ctx, "reloadbob", synapsetest.Password("reloadbob"), device)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.AccessToken
+	}
+	dead, fresh := login("DEAD"), login("FRESH")
+	if err := anon.WithToken(dead).Logout(ctx); err != nil {
+		t.Fatal(err)
+	}
+	source, loads := dead, 0
+	c, err := synapse.New(bed.Synapse.BaseURL, dead, synapse.WithTokenReload(func(context.Context) (synapse.Secret, error) {
+		loads++
+		return source, nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Whoami(ctx); !errors.Is(err, synapse.ErrUnknownToken) || loads != 1 {
+		t.Fatalf("the source holds the dead token: got %v after %d loads, want M_UNKNOWN_TOKEN after 1", err, loads)
+	}
+	source = fresh
+	w, err := c.Whoami(ctx)
+	if err != nil || w.DeviceID != "FRESH" || loads != 2 {
+		t.Fatalf("the source holds a live token: got %+v, %v after %d loads", w, err, loads)
+	}
+	if c.Token().Reveal() != fresh.Reveal() {
+		t.Errorf("Token() is %s after the reload, want %s", c.Token().Hint(), fresh.Hint())
+	}
+	if _, err := c.WithToken(dead).Whoami(ctx); !errors.Is(err, synapse.ErrUnknownToken) || loads != 2 {
+		t.Errorf("a copy with a token of its own: got %v after %d loads, want M_UNKNOWN_TOKEN and no load", err, loads)
+	}
+	// ReloadToken follows a source that changed while the old token works.
+	source = login("THIRD")
+	if changed, err := c.ReloadToken(ctx); err != nil || !changed {
+		t.Fatalf("ReloadToken: %v, %v", changed, err)
+	}
+	if w, err := c.Whoami(ctx); err != nil || w.DeviceID != "THIRD" {
+		t.Errorf("after ReloadToken: %+v, %v", w, err)
+	}
+}

@@ -24,7 +24,7 @@ type opsBase struct {
 	state  string // synops' state directory: journals, the audit and debug logs
 }
 
-func (a *app) opsBase(ctx context.Context, r *config.Resolved) (*opsBase, error) {
+func (a *app) opsBase(ctx context.Context, r *config.Resolved, opts ...synapse.Option) (*opsBase, error) {
 	if r.ServerName == "" {
 		return nil, errors.New("the server name is unknown: point -c at homeserver.yaml or set server_name in the profile")
 	}
@@ -32,7 +32,7 @@ func (a *app) opsBase(ctx context.Context, r *config.Resolved) (*opsBase, error)
 	if err != nil {
 		return nil, err
 	}
-	client, err := synapse.New(r.HomeserverURL, token)
+	client, err := synapse.New(r.HomeserverURL, token, opts...)
 	if err != nil {
 		return nil, err
 	}

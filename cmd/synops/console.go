@@ -74,7 +74,7 @@ func runConsole(ctx context.Context, a *app) error {
 	if tokErr != nil {
 		logger.Warn("no admin token", "err", tokErr)
 	}
-	client, err := synapse.New(r.HomeserverURL, token, synapse.WithRetries(0), synapse.WithTimeout(4*time.Second))
+	client, err := synapse.New(r.HomeserverURL, token, append(followToken(r), synapse.WithRetries(0), synapse.WithTimeout(4*time.Second))...)
 	if err != nil {
 		return err
 	}
@@ -146,6 +146,16 @@ func (s *followerSet) closeAll() {
 // guard (which also approves for the confirm dialog). A pane that cannot be
 // built is left out, and the start-up notice says why; so are operations
 // earlier runs left unfinished.
+// followToken: a reset or a rotation writes synops' token file, and the
+// console follows it instead of going on with a dead token. (A token
+// command may ask on the terminal; an environment variable cannot change.)
+func followToken(r *config.Resolved) []synapse.Option {
+	if r.Token.File == "" {
+		return nil
+	}
+	return []synapse.Option{synapse.WithTokenReload(r.LoadToken)}
+}
+
 func (a *app) changePanes(ctx context.Context, c *tui.Common, r *config.Resolved, logger *slog.Logger) ([]tui.Pane, func()) {
 	var notices []string
 	var panes []tui.Pane
@@ -156,7 +166,7 @@ func (a *app) changePanes(ctx context.Context, c *tui.Common, r *config.Resolved
 		}
 	}
 	defer func() { c.Notice = strings.Join(notices, "; ") }()
-	b, berr := a.opsBase(ctx, r)
+	b, berr := a.opsBase(ctx, r, followToken(r)...)
 	security := func() {
 		if sc, err := a.securityConsole(r, b, berr); err == nil {
 			panes = append(panes, tui.NewSecurityPane(c, sc))

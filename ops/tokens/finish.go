@@ -55,6 +55,11 @@ func (s *Service) PlanFinish(ctx context.Context, req FinishRequest) (*ops.Plan,
 	if err != nil {
 		return nil, fmt.Errorf("plan finish: %w", err)
 	}
+	// A console that rotated reads its token file again here: the file
+	// holds the new token since the rotation, the old one still works.
+	if _, err := s.Synapse.ReloadToken(ctx); err != nil {
+		return nil, fmt.Errorf("plan finish: read synops' own token again: %w", err)
+	}
 	cur, err := whoamiAdmin(ctx, s.Synapse)
 	if err != nil {
 		return nil, fmt.Errorf("plan finish: the token synops uses: %w", err)

@@ -1,7 +1,9 @@
 package tui
 
 import (
+	"slices"
 	"strings"
+	"unicode"
 
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
@@ -39,12 +41,34 @@ func NewPalette(c *Common, cmds []Command) *Palette {
 func (p *Palette) filter() {
 	q := strings.ToLower(strings.TrimSpace(p.input.Value()))
 	p.matches = p.matches[:0]
+	rank := map[int]int{}
 	for i, c := range p.all {
-		if q == "" || fuzzy(strings.ToLower(c.Name), q) {
+		if r, ok := matchRank(strings.ToLower(c.Name), q); ok {
 			p.matches = append(p.matches, i)
+			rank[i] = r
 		}
 	}
+	// The closest matches first: "reset" must offer the reset's commands
+	// before "rooms: delete the selected room", whose letters merely
+	// contain r…e…s…e…t. Enter runs the first.
+	slices.SortStableFunc(p.matches, func(a, b int) int { return rank[a] - rank[b] })
 	p.cursor = min(p.cursor, max(len(p.matches)-1, 0))
+}
+
+// matchRank says whether q matches name and how closely: 0 a prefix, 1 at
+// the start of a word, 2 anywhere, 3 only letter by letter.
+func matchRank(name, q string) (int, bool) {
+	switch i := strings.Index(name, q); {
+	case q == "" || i == 0:
+		return 0, true
+	case i > 0 && !unicode.IsLetter(rune(name[i-1])) && !unicode.IsDigit(rune(name[i-1])):
+		return 1, true
+	case i > 0:
+		return 2, true
+	case fuzzy(name, q):
+		return 3, true
+	}
+	return 0, false
 }
 
 // fuzzy reports whether every rune of q appears in s in order.

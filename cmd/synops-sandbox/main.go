@@ -74,6 +74,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer func() {
 		logf("stopping Synapse and PostgreSQL")
+		// A reset in the sandbox restarts Synapse through the control
+		// script, outside the bed: stop that one too.
+		if ctl := testbed.ControlScript(abs); fileExists(ctl) {
+			if out, err := exec.Command(ctl, "stop").CombinedOutput(); err != nil {
+				logf("stop Synapse: %v: %s", err, out)
+			}
+		}
 		bed.Close()
 	}()
 	logf("Synapse %s at %s, PostgreSQL %s; seeding sample data…", bed.Synapse.Version, bed.Synapse.BaseURL, bed.PGVersion)
@@ -110,4 +117,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// down after it exits.
 	signal.Ignore(os.Interrupt)
 	return cmd.Run()
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

@@ -539,9 +539,10 @@ func (c *Client) fillDeleteErrors(ctx context.Context, roomID string, sts []*Del
 	return nil
 }
 
-// WaitDelete polls a deletion every poll (1s if poll <= 0) until it is
-// complete or failed, calling progress (if not nil) with every status read.
-// A failed or cancelled task returns its status and an error with the reason.
+// WaitDelete follows a deletion until it is complete or failed: it checks at
+// once, then ever less often (see Poller) up to every poll (1s if poll <=
+// 0), calling progress (if not nil) with every status read. A failed or
+// cancelled task returns its status and an error with the reason.
 func (c *Client) WaitDelete(ctx context.Context, deleteID string, poll time.Duration, progress func(DeleteStatus)) (*DeleteStatus, error) {
 	if err := validTaskID("delete ID", deleteID); err != nil {
 		return nil, err
@@ -566,26 +567,6 @@ func (c *Client) WaitDelete(ctx context.Context, deleteID string, poll time.Dura
 		}
 		return st, false, nil
 	})
-}
-
-// waitTask calls check until it reports done, sleeping poll in between.
-func waitTask[T any](ctx context.Context, poll time.Duration, check func() (T, bool, error)) (T, error) {
-	if poll <= 0 {
-		poll = time.Second
-	}
-	t := time.NewTicker(poll)
-	defer t.Stop()
-	for {
-		v, done, err := check()
-		if done || err != nil {
-			return v, err
-		}
-		select {
-		case <-ctx.Done():
-			return v, ctx.Err()
-		case <-t.C:
-		}
-	}
 }
 
 // PurgeHistoryOptions choose what history to purge: events before Before or
@@ -665,8 +646,9 @@ func (c *Client) PurgeHistoryStatus(ctx context.Context, purgeID string) (status
 	return out.Status, out.Error, nil
 }
 
-// WaitPurgeHistory polls a purge every poll (1s if poll <= 0) until it is
-// complete (nil) or failed (an error with Synapse's reason).
+// WaitPurgeHistory follows a purge, on Poller's schedule up to every poll (1s
+// if poll <= 0), until it is complete (nil) or failed (an error with
+// Synapse's reason).
 func (c *Client) WaitPurgeHistory(ctx context.Context, purgeID string, poll time.Duration) error {
 	if err := validTaskID("purge ID", purgeID); err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -337,5 +338,35 @@ func TestTimeoutRetriedForReadsOnly(t *testing.T) {
 	}
 	if n := seen.Load(); n != 1 {
 		t.Errorf("the DELETE was sent %d times, want once", n)
+	}
+}
+
+// A caller that hangs a Trace on its context hears of every 429, including
+// those the client waits out and retries.
+func TestTraceSeesRateLimits(t *testing.T) {
+	ctx := ctxT(t)
+	if _, err := bed.Synapse.Register(ctx, "tracedfrank", false); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var waits []time.Duration
+	ctx = synapse.WithTrace(ctx, &synapse.Trace{RateLimited: func(d time.Duration) {
+		mu.Lock()
+		waits = append(waits, d)
+		mu.Unlock()
+	}})
+	c, _ := synapse.New(bed.Synapse.BaseURL, synapse.Secret{}, synapse.WithRetries(5), synapse.WithMaxRateLimitWait(5*time.Second))
+	for i := 0; i < 4; i++ {
+		_, _ = c.Login(ctx, "tracedfrank", synapse.NewSecret("wrong"), "")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(waits) == 0 {
+		t.Fatal("four failed logins (rc_login.failed_attempts burst 2) reported no rate limit to the trace")
+	}
+	for _, d := range waits {
+		if d <= 0 {
+			t.Errorf("a rate limit reported a wait of %s, want Synapse's positive retry_after_ms", d)
+		}
 	}
 }

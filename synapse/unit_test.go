@@ -209,7 +209,7 @@ func TestPollerGrowsToItsCeiling(t *testing.T) {
 	}{
 		{500 * ms, []time.Duration{20 * ms, 30 * ms, 45 * ms, 67500 * time.Microsecond, 101250 * time.Microsecond, 151875 * time.Microsecond, 227812500, 341718750, 500 * ms, 500 * ms}},
 		{0, []time.Duration{20 * ms, 30 * ms, 45 * ms}}, // 0: a 1s ceiling, far away
-		{10 * ms, []time.Duration{10 * ms, 10 * ms}},     // a ceiling below the first wait
+		{10 * ms, []time.Duration{10 * ms, 10 * ms}},    // a ceiling below the first wait
 	} {
 		p := Poller{Max: c.max}
 		for i, want := range c.want {

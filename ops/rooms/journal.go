@@ -46,9 +46,13 @@ type Entry struct {
 // finished: tasks in flight are polled again instead of started twice, and
 // app references are cleared for rooms Synapse already removed.
 type Journal struct {
-	mu      sync.Mutex
+	mu      sync.Mutex // guards entries and gen
 	path    string
 	entries map[string]*Entry
+	gen     uint64 // counts changes to entries
+
+	wmu     sync.Mutex // one file write at a time
+	written uint64     // the gen the file on disk holds
 }
 
 // OpenJournal reads the journal at path (a missing file is an empty journal).
@@ -96,15 +100,29 @@ func (j *Journal) Unfinished() []Entry {
 	return out
 }
 
-// Set records e and writes the file (temp file, fsync, rename). Finished
-// entries older than a week are dropped.
+// Set records e and returns once the file on disk holds it (temp file,
+// fsync, rename). Finished entries older than a week are dropped.
+//
+// Concurrent calls share writes (a group commit): while one call writes,
+// the others wait, and the next write carries every entry set meanwhile, so
+// the purge's workers do not queue up one fsync each behind a single lock.
+// No call returns before a write that includes its entry has succeeded.
 func (j *Journal) Set(e Entry) error {
 	j.mu.Lock()
-	defer j.mu.Unlock()
 	if e.Updated.IsZero() {
 		e.Updated = time.Now().UTC()
 	}
 	j.entries[e.RoomID] = &e
+	j.gen++
+	mine := j.gen
+	j.mu.Unlock()
+
+	j.wmu.Lock()
+	defer j.wmu.Unlock()
+	if j.written >= mine {
+		return nil // a write that began after our change carried it
+	}
+	j.mu.Lock()
 	list := make([]*Entry, 0, len(j.entries))
 	for id, x := range j.entries {
 		if (x.Stage == StageDone || x.Stage == StageFailed) && time.Since(x.Updated) > 7*24*time.Hour {
@@ -115,8 +133,14 @@ func (j *Journal) Set(e Entry) error {
 	}
 	sort.Slice(list, func(a, b int) bool { return list[a].RoomID < list[b].RoomID })
 	data, err := json.MarshalIndent(list, "", "  ")
+	gen := j.gen
+	j.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	return ops.WriteFileAtomic(j.path, data)
+	if err := ops.WriteFileAtomic(j.path, data); err != nil {
+		return err
+	}
+	j.written = gen
+	return nil
 }

@@ -291,6 +291,33 @@ func TestUnreachable(t *testing.T) {
 	}
 }
 
+// Only a connection that could not be opened proves a request was never
+// received; one that timed out, or got an answer, may have been acted on.
+func TestNeverSent(t *testing.T) {
+	ctx := ctxT(t)
+	down, _ := synapse.New("http://127.0.0.1:1", bed.Synapse.AdminToken, synapse.WithRetries(0))
+	_, err := down.DeleteRoom(ctx, "!gone:"+bed.Synapse.ServerName, synapse.DeleteRoomOptions{})
+	if err == nil || !synapse.NeverSent(err) {
+		t.Errorf("DELETE to a closed port: got %v, want an error that proves it was never sent", err)
+	}
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(2 * time.Second):
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(slow.Close)
+	c, _ := synapse.New(slow.URL, bed.Synapse.AdminToken, synapse.WithTimeout(200*time.Millisecond))
+	_, err = c.DeleteRoom(ctx, "!slow:"+bed.Synapse.ServerName, synapse.DeleteRoomOptions{})
+	if err == nil || synapse.NeverSent(err) {
+		t.Errorf("DELETE that timed out: got %v, NeverSent %v; want an error that may have been received", err, synapse.NeverSent(err))
+	}
+	_, err = bed.Synapse.Client().Room(ctx, "!no-such-room-here:"+bed.Synapse.ServerName)
+	if err == nil || synapse.NeverSent(err) {
+		t.Errorf("a 404 from Synapse: got %v, NeverSent %v", err, synapse.NeverSent(err))
+	}
+}
+
 func contains(xs []string, x string) bool {
 	for _, s := range xs {
 		if s == x {

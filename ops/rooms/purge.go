@@ -243,40 +243,44 @@ func (s *Service) matching(ctx context.Context, c Criteria, cutoff time.Time) ([
 	if err != nil {
 		return nil, fmt.Errorf("read creation times: %w", explain(err))
 	}
-	var mu sync.Mutex
 	// A room created after the cut-off cannot have been idle since before
 	// it, so only older rooms need their newest event looked up.
 	var picked []Candidate
-	err = parallel(ctx, len(rooms), 8, func(i int) error {
-		r := rooms[i]
+	for _, r := range rooms {
 		at, ok := created[r.RoomID]
 		if !ok || !at.Before(cutoff) {
-			return nil
+			continue
 		}
-		cand := Candidate{RoomID: r.RoomID, Name: r.Name, Alias: r.CanonicalAlias, Members: r.JoinedMembers, At: at, Skip: skip[r.RoomID]}
-		if c.Inactive && cand.Skip == "" {
-			last, err := s.Synapse.RoomLastEventAt(ctx, r.RoomID)
-			switch {
-			case err != nil && fatalRead(ctx, err):
-				return fmt.Errorf("newest event of %s: %w", r.RoomID, explain(err))
-			case err != nil:
-				cand.Skip = "could not read its newest event for --inactive: " + err.Error()
-			case last.After(at):
-				cand.At = last
-			}
-			if !cand.At.Before(cutoff) {
-				return nil
-			}
+		picked = append(picked, Candidate{RoomID: r.RoomID, Name: r.Name, Alias: r.CanonicalAlias, Members: r.JoinedMembers, At: at, Skip: skip[r.RoomID]})
+	}
+	if !c.Inactive {
+		return picked, nil
+	}
+	var ask []string
+	for _, cand := range picked {
+		if cand.Skip == "" {
+			ask = append(ask, cand.RoomID)
 		}
-		mu.Lock()
-		picked = append(picked, cand)
-		mu.Unlock()
-		return nil
-	})
+	}
+	newest, unread, err := s.NewestEvents(ctx, ask)
 	if err != nil {
 		return nil, err
 	}
-	return picked, nil
+	kept := picked[:0]
+	for _, cand := range picked {
+		if cand.Skip == "" {
+			if why, ok := unread[cand.RoomID]; ok {
+				cand.Skip = "could not read its newest event for --inactive: " + why
+			} else if last := newest[cand.RoomID]; last.After(cand.At) {
+				cand.At = last
+			}
+			if cand.Skip == "" && !cand.At.Before(cutoff) {
+				continue
+			}
+		}
+		kept = append(kept, cand)
+	}
+	return kept, nil
 }
 
 // fillNames reads the name and alias of listed rooms that show neither: the

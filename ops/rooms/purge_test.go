@@ -101,6 +101,21 @@ func TestRetentionPurgeSelectsExactlyOlderRooms(t *testing.T) {
 		if got, want := candidateIDs(picked), sorted(a[1:]); !slices.Equal(got, want) {
 			t.Errorf("picked %v, want batch A without %s, which had a message after the cut-off", got, a[0])
 		}
+		// Without Synapse's database, one admin API call per room finds
+		// the same newest events.
+		api := &rooms.Service{Synapse: f.svc.Synapse, App: f.svc.App, Guard: f.svc.Guard, Server: f.svc.Server, Now: f.svc.Now}
+		_, byAPI, err := api.PlanPurge(ctx, rooms.Criteria{OlderThan: purgeAge, Pattern: pattern, Inactive: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := candidateIDs(byAPI), candidateIDs(picked); !slices.Equal(got, want) {
+			t.Errorf("through the API: picked %v, want what the database picked %v", got, want)
+		}
+		for i := range byAPI {
+			if byAPI[i].At != picked[i].At {
+				t.Errorf("%s: newest event at %s through the API, %s in the database", byAPI[i].RoomID, byAPI[i].At, picked[i].At)
+			}
+		}
 	})
 	t.Run("exclude", func(t *testing.T) {
 		_, picked, err := f.svc.PlanPurge(ctx, rooms.Criteria{OlderThan: purgeAge, Pattern: pattern, Exclude: []string{a[3], a[4]}})

@@ -90,7 +90,7 @@ func measurePurge(b *testing.B) {
 				f.addRefs(b, id)
 			}
 		}
-		f.svc.Now, f.svc.Concurrency = old, concurrency
+		f.svc.Now, f.svc.MaxConcurrency = old, concurrency
 		plan, picked, err := f.svc.PlanPurge(ctx, rooms.Criteria{OlderThan: purgeAge, Pattern: "^" + regexp.QuoteMeta(fmt.Sprintf("%ss%d-", p, set+1))})
 		if err != nil {
 			b.Fatal(err)

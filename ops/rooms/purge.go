@@ -360,6 +360,7 @@ type Outcome struct {
 // Report is the outcome of every room of a purge run.
 type Report struct {
 	Outcomes []Outcome `json:"outcomes"`
+	Pacing   Pacing    `json:"concurrency"` // how many deletions ran at once
 }
 
 // Count returns how many outcomes have status.
@@ -373,7 +374,8 @@ func (r *Report) Count(status string) int {
 	return n
 }
 
-// ApplyPurge deletes the planned rooms, a few at a time. Just before deleting
+// ApplyPurge deletes the planned rooms, several at a time: as many as keep
+// Synapse busiest, within MaxConcurrency (see pace.go). Just before deleting
 // a room it checks again that the room still matches (a message since the
 // plan, a member who joined): one that no longer does is skipped. A room
 // whose deletion could not finish is reported "pending" with the reason; a
@@ -396,29 +398,47 @@ func (s *Service) ApplyPurge(ctx context.Context, p *ops.Plan, a ops.Approval, p
 	var mu sync.Mutex
 	done := 0
 	var down atomic.Pointer[string] // why Synapse stopped answering (refused connections, not one slow room), once it has
-	_ = parallel(ctx, len(params.Rooms), s.concurrency(), func(i int) error {
-		r := params.Rooms[i]
-		var o Outcome
-		if why := down.Load(); why != nil {
-			// Each attempt would only wait out its retries: leave the rest
-			// for the next run.
-			o = Outcome{RoomID: r.RoomID, Name: r.Name, Status: "pending", Reason: "not started: " + *why}
-		} else {
-			o = s.purgeOne(ctx, r, c, cutoff)
-			if o.Status == "pending" && o.unreachable {
-				why := "Synapse stopped answering"
-				down.CompareAndSwap(nil, &why)
+	pace := newPacer(s.MaxConcurrency)
+	ctx = synapse.WithTrace(ctx, &synapse.Trace{RateLimited: pace.rateLimited})
+	var wg sync.WaitGroup
+	for i, r := range params.Rooms {
+		if pace.acquire(ctx) != nil {
+			break // the rooms not started are reported pending below
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			var o Outcome
+			if why := down.Load(); why != nil {
+				// Each attempt would only wait out its retries: leave the
+				// rest for the next run.
+				o = Outcome{RoomID: r.RoomID, Name: r.Name, Status: "pending", Reason: "not started: " + *why}
+			} else {
+				o = s.purgeOne(ctx, r, c, cutoff)
+				if o.Status == "pending" && o.unreachable {
+					why := "Synapse stopped answering"
+					down.CompareAndSwap(nil, &why)
+				}
 			}
-		}
-		mu.Lock()
-		rep.Outcomes[i] = o
-		done++
-		if progress != nil {
-			progress(ops.Progress{Item: r.RoomID, Stage: o.Status, Done: done, Total: len(params.Rooms), Detail: o.Reason})
-		}
-		mu.Unlock()
-		return nil // one room's trouble does not stop the others
-	})
+			// Only a room Synapse was asked to delete, start to end, tells
+			// the pacer how fast Synapse goes.
+			var took time.Duration
+			if o.Status == "deleted" && r.Resume == "" {
+				took = time.Since(start)
+			}
+			pace.release(took)
+			mu.Lock()
+			rep.Outcomes[i] = o
+			done++
+			if progress != nil {
+				progress(ops.Progress{Item: r.RoomID, Stage: o.Status, Done: done, Total: len(params.Rooms), Detail: o.Reason})
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	rep.Pacing = pace.report()
 	for i, o := range rep.Outcomes {
 		if o.Status == "" { // never started: the context ended
 			rep.Outcomes[i] = Outcome{RoomID: params.Rooms[i].RoomID, Name: params.Rooms[i].Name, Status: "pending", Reason: "not started: " + errText(ctx.Err())}

@@ -309,7 +309,7 @@ func TestRetentionPurgeSynapseDies(t *testing.T) {
 	if got, want := candidateIDs(picked), sorted(a); !slices.Equal(got, want) {
 		t.Fatalf("picked %v, want exactly batch A", got)
 	}
-	f.svc.Concurrency = 2
+	f.svc.MaxConcurrency = 2
 	approval := approve(t, plan)
 	held := make(chan struct{})
 	deleted := 0
@@ -416,7 +416,7 @@ func TestRetentionPurgeSynapseDies(t *testing.T) {
 		t.Errorf("second plan resumes %v, want the rooms whose Synapse delete had started %v", resumed, want)
 	}
 	t.Logf("second plan: %d rooms, %d resume a Synapse delete already started", len(picked2), len(resumed))
-	f.svc.Concurrency = 0
+	f.svc.MaxConcurrency = 0
 	second := time.Now()
 	var mu sync.Mutex
 	var askedAgain []string

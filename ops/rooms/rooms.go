@@ -33,7 +33,10 @@ type Service struct {
 	Server      string
 	Environment string
 	Now         func() time.Time
-	Concurrency int // deletions at once (default 4; Synapse runs 5 tasks at a time)
+	// MaxConcurrency caps the deletions a purge keeps in flight; within it
+	// the purge finds its own pace (see pace.go). 0 means
+	// DefaultMaxConcurrency.
+	MaxConcurrency int
 	// ServerRetention is the server's retention policy in words (from
 	// homeserver.yaml), shown beside a room's own m.room.retention.
 	ServerRetention string
@@ -56,13 +59,6 @@ func (s *Service) poll() time.Duration {
 		return 500 * time.Millisecond
 	}
 	return s.Poll
-}
-
-func (s *Service) concurrency() int {
-	if s.Concurrency <= 0 {
-		return 4
-	}
-	return s.Concurrency
 }
 
 // Impact is what the plan of a room operation shows.

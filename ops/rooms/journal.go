@@ -33,12 +33,15 @@ func (s Stage) unfinished() bool {
 
 // Entry is one room in the journal.
 type Entry struct {
-	RoomID   string    `json:"room_id"`
-	Name     string    `json:"name,omitempty"`
-	Stage    Stage     `json:"stage"`
-	DeleteID string    `json:"delete_id,omitempty"`
-	Error    string    `json:"error,omitempty"`
-	Updated  time.Time `json:"updated"`
+	RoomID   string `json:"room_id"`
+	Name     string `json:"name,omitempty"`
+	Stage    Stage  `json:"stage"`
+	DeleteID string `json:"delete_id,omitempty"`
+	// Sync says the request was the synchronous v1 delete, which leaves no
+	// task to follow: a rerun asks Synapse again (see deleteOne).
+	Sync    bool      `json:"sync,omitempty"`
+	Error   string    `json:"error,omitempty"`
+	Updated time.Time `json:"updated"`
 }
 
 // Journal records room deletions in a small state file, so a run that was
@@ -100,6 +103,17 @@ func (j *Journal) Unfinished() []Entry {
 	return out
 }
 
+// Remove forgets roomID (a request that provably never reached Synapse)
+// and returns once the file on disk no longer holds it.
+func (j *Journal) Remove(roomID string) error {
+	j.mu.Lock()
+	delete(j.entries, roomID)
+	j.gen++
+	mine := j.gen
+	j.mu.Unlock()
+	return j.flush(mine)
+}
+
 // Set records e and returns once the file on disk holds it (temp file,
 // fsync, rename). Finished entries older than a week are dropped.
 //
@@ -116,7 +130,11 @@ func (j *Journal) Set(e Entry) error {
 	j.gen++
 	mine := j.gen
 	j.mu.Unlock()
+	return j.flush(mine)
+}
 
+// flush returns once the file holds change number mine or a later one.
+func (j *Journal) flush(mine uint64) error {
 	j.wmu.Lock()
 	defer j.wmu.Unlock()
 	if j.written >= mine {

@@ -352,6 +352,7 @@ type Outcome struct {
 	Name        string `json:"name,omitempty"`
 	Status      string `json:"status"` // "deleted", "pending", "skipped", "failed"
 	DeleteID    string `json:"delete_id,omitempty"`
+	Synchronous bool   `json:"synchronous,omitempty"` // by the synchronous v1 delete: no delete ID
 	RefsCleared int64  `json:"refs_cleared,omitempty"`
 	Reason      string `json:"reason,omitempty"`
 	unreachable bool
@@ -465,8 +466,10 @@ func (s *Service) purgeOne(ctx context.Context, r Candidate, c Criteria, cutoff 
 			return o
 		}
 	}
+	small := false
 	if r.Resume == "" {
-		why, err := s.stillMatches(ctx, r, c, cutoff)
+		why, fits, err := s.stillMatches(ctx, r, c, cutoff)
+		small = fits
 		switch {
 		case err != nil && fatalRead(ctx, err):
 			o.Status, o.Reason, o.unreachable = "pending", err.Error(), synapseDown(err)
@@ -481,9 +484,9 @@ func (s *Service) purgeOne(ctx context.Context, r Candidate, c Criteria, cutoff 
 			return o
 		}
 	}
-	res, err := s.deleteOne(ctx, r.RoomID, r.Name, synapse.DeleteRoomOptions{}, nil)
+	res, err := s.deleteOne(ctx, r.RoomID, r.Name, synapse.DeleteRoomOptions{}, small, nil)
 	if res != nil {
-		o.DeleteID, o.RefsCleared = res.DeleteID, res.RefsCleared
+		o.DeleteID, o.RefsCleared, o.Synchronous = res.DeleteID, res.RefsCleared, res.Synchronous
 	}
 	switch {
 	case err == nil:
@@ -497,27 +500,21 @@ func (s *Service) purgeOne(ctx context.Context, r Candidate, c Criteria, cutoff 
 }
 
 // stillMatches re-checks the facts that can change between plan and apply.
-func (s *Service) stillMatches(ctx context.Context, r Candidate, c Criteria, cutoff time.Time) (string, error) {
-	d, err := s.Synapse.Room(ctx, r.RoomID)
-	if errors.Is(err, synapse.ErrNotFound) {
-		return "the room no longer exists", nil
+// small says Synapse's database shows a room short enough for the
+// synchronous delete (see Service.SyncDeleteMax).
+func (s *Service) stillMatches(ctx context.Context, r Candidate, c Criteria, cutoff time.Time) (why string, small bool, err error) {
+	f, err := s.readRoomNow(ctx, r.RoomID, c.Inactive)
+	switch {
+	case err != nil:
+		return "", false, err
+	case !f.exists:
+		return "the room no longer exists", false, nil
+	case c.EmptyOnly && f.joined > 0:
+		return fmt.Sprintf("%d members joined since the plan", f.joined), false, nil
+	case c.Inactive && !f.newest.Before(cutoff):
+		return "it had an event since the cut-off", false, nil
 	}
-	if err != nil {
-		return "", err
-	}
-	if c.EmptyOnly && d.JoinedMembers > 0 {
-		return fmt.Sprintf("%d members joined since the plan", d.JoinedMembers), nil
-	}
-	if c.Inactive {
-		last, err := s.Synapse.RoomLastEventAt(ctx, r.RoomID)
-		if err != nil {
-			return "", err
-		}
-		if !last.Before(cutoff) {
-			return "it had an event since the cut-off", nil
-		}
-	}
-	return "", nil
+	return "", f.depth > 0 && f.depth <= int64(s.syncDeleteMax()), nil
 }
 
 func isServerError(err error) bool {

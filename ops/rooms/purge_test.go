@@ -2,12 +2,17 @@ package rooms_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +21,7 @@ import (
 	"synops/ops"
 	"synops/ops/rooms"
 	"synops/synapse"
+	"synops/synapse/synapsetest"
 )
 
 const purgeAge = 30 * 24 * time.Hour
@@ -258,7 +264,21 @@ func othersThan(t *testing.T, ids []string) []string {
 // held requests go out to a dead port. (A task killed halfway holds
 // Synapse's purge lock for the room until the lock expires, about two
 // minutes later; synops just waits for it, which is too slow for a test.)
+//
+// It runs twice: with the small rooms deleted by the synchronous v1 delete
+// (a request held at the kill provably never reached Synapse, so it is taken
+// out of the journal again and the rerun starts it afresh), and with every
+// room a background task (the rerun follows the tasks Synapse accepted).
 func TestRetentionPurgeSynapseDies(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		syncMax int
+	}{{"synchronous deletes", 0}, {"background deletes", -1}} {
+		t.Run(c.name, func(t *testing.T) { retentionPurgeSynapseDies(t, c.syncMax) })
+	}
+}
+
+func retentionPurgeSynapseDies(t *testing.T, syncMax int) {
 	ctx := ctxT(t)
 	t.Cleanup(func() { // the tests after this one need Synapse
 		if !bed.Synapse.Running() {
@@ -277,6 +297,7 @@ func TestRetentionPurgeSynapseDies(t *testing.T) {
 	// A read of the locked room waits for the lock: 4s per attempt keeps the
 	// rerun from waiting a minute for it.
 	f := newFixture(t, synapse.WithBackoff(10*time.Millisecond), synapse.WithTimeout(4*time.Second), synapse.WithHTTPClient(&http.Client{Transport: hold}))
+	f.svc.SyncDeleteMax = syncMax
 	p := prefix("fault")
 	pattern := "^" + regexp.QuoteMeta(p)
 	a := seed(t, p+"a", 30, nil)
@@ -356,6 +377,9 @@ func TestRetentionPurgeSynapseDies(t *testing.T) {
 		switch o.Status {
 		case "deleted":
 			doneIDs = append(doneIDs, o.RoomID)
+			if sync := syncMax >= 0; o.Synchronous != sync || (o.DeleteID == "") != sync {
+				t.Errorf("%s deleted synchronously %v with delete ID %q; want synchronous %v", o.RoomID, o.Synchronous, o.DeleteID, sync)
+			}
 		case "pending":
 			pendingIDs = append(pendingIDs, o.RoomID)
 			if o.DeleteID != "" {
@@ -658,4 +682,64 @@ func pgxQueryRow(t *testing.T, sql string) pgx.Row {
 	}
 	t.Cleanup(func() { conn.Close(context.Background()) })
 	return conn.QueryRow(ctx, sql)
+}
+
+// A purge deletes a room whose history Synapse's database shows short with
+// the synchronous v1 delete, and a longer one with a background task; and
+// when Synapse, or a proxy in front of it, answers 429, it halves the
+// number of deletions in flight at once and still deletes every room. The
+// proxy here answers the first two DELETEs 429, as nginx's limit_req does.
+func TestPurgeMethodAndRateLimit(t *testing.T) {
+	ctx := ctxT(t)
+	p := prefix("pace")
+	ids := seed(t, p, 6, func(i int, s *synapsetest.RoomSpec) {
+		if i == 0 {
+			s.Messages = 15 // deeper than SyncDeleteMax
+		}
+	})
+	target, _ := url.Parse(bed.Synapse.BaseURL)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	var limited atomic.Int32
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodDelete && limited.Add(1) <= 2 {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusTooManyRequests)
+			fmt.Fprint(w, `{"errcode":"M_LIMIT_EXCEEDED","error":"Too Many Requests","retry_after_ms":50}`)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	f := newFixture(t)
+	cl, err := synapse.New(proxy.URL, bed.Synapse.AdminToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc.Synapse = cl
+	f.svc.SyncDeleteMax = 12
+	f.svc.Now = fixedClock(time.Now().Add(purgeAge + time.Hour))
+	plan, picked, err := f.svc.PlanPurge(ctx, rooms.Criteria{OlderThan: purgeAge, Pattern: "^" + regexp.QuoteMeta(p)})
+	if err != nil || len(picked) != len(ids) {
+		t.Fatalf("plan: %v, %d rooms; want %d", err, len(picked), len(ids))
+	}
+	rep, err := f.svc.ApplyPurge(ctx, plan, approve(t, plan), nil)
+	if err != nil || rep.Count("deleted") != len(ids) {
+		t.Fatalf("ApplyPurge: %v, %+v; want all %d deleted", err, rep, len(ids))
+	}
+	for _, o := range rep.Outcomes {
+		deep := o.RoomID == ids[0]
+		if o.Synchronous == deep || (o.DeleteID != "") != deep {
+			t.Errorf("%s (deep %v): synchronous %v, delete ID %q; want the deep room as a background task, the others synchronous", o.RoomID, deep, o.Synchronous, o.DeleteID)
+		}
+		if roomExists(t, o.RoomID) {
+			t.Errorf("room %s survived", o.RoomID)
+		}
+	}
+	pace := rep.Pacing
+	if pace.RateLimited != 2 || len(pace.Limits) < 2 || pace.Limits[0] != 4 || pace.Limits[1] != 2 {
+		t.Errorf("pacing %+v: want 2 rate limits seen and the starting limit 4 halved to 2", pace)
+	}
+	if pace.Max != rooms.DefaultMaxConcurrency || pace.Peak > 4 {
+		t.Errorf("pacing %+v: want the default maximum %d and never more than 4 at once", pace, rooms.DefaultMaxConcurrency)
+	}
 }

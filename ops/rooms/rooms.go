@@ -44,7 +44,17 @@ type Service struct {
 	sizesMu sync.Mutex
 	sizes   map[string]int64
 	sizesAt time.Time
-	Poll    time.Duration // delete/purge status polling (default 500ms)
+	// SyncDeleteMax: a purge deletes a room whose history Synapse's
+	// database shows at most this long (about this many events) with the
+	// synchronous v1 delete, which costs Synapse least; longer rooms, and
+	// every room when the database is not configured, get a background
+	// delete that no HTTP time limit can cut short. 0 means
+	// DefaultSyncDeleteMax, negative never.
+	SyncDeleteMax int
+	// Poll is the longest wait between two status checks of a deletion or
+	// history purge (default 500ms); the first checks come much sooner
+	// (synapse.Poller).
+	Poll time.Duration
 }
 
 func (s *Service) now() time.Time {
@@ -52,6 +62,18 @@ func (s *Service) now() time.Time {
 		return time.Now()
 	}
 	return s.Now()
+}
+
+// DefaultSyncDeleteMax is Service.SyncDeleteMax's default: an OpenMeet
+// event room is far shorter, and Synapse deletes a room this long in well
+// under a second, far inside the client's 15s per request.
+const DefaultSyncDeleteMax = 250
+
+func (s *Service) syncDeleteMax() int {
+	if s.SyncDeleteMax == 0 {
+		return DefaultSyncDeleteMax
+	}
+	return s.SyncDeleteMax
 }
 
 func (s *Service) poll() time.Duration {

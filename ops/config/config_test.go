@@ -38,6 +38,11 @@ profiles:
       max_age: 14d
     log:
       file: /profile/homeserver.log
+    rooms:
+      purge:
+        max_concurrency: 6
+        poll: 250ms
+        sync_delete_max: 0
   bare:
     homeserver_yaml: HSPATH
   empty:
@@ -187,6 +192,14 @@ func TestPrecedence(t *testing.T) {
 		{"backup max_age profile", Flags{}, nil, "backup.max_age", "14d", profFull},
 		{"backup max_age default", Flags{Profile: ptr("bare")}, nil, "backup.max_age", "30d", "default"},
 
+		// rooms.purge
+		{"purge concurrency profile", Flags{}, nil, "rooms.purge.max_concurrency", "6", profFull},
+		{"purge concurrency default", Flags{Profile: ptr("bare")}, nil, "rooms.purge.max_concurrency", "8", "default"},
+		{"purge poll profile", Flags{}, nil, "rooms.purge.poll", "250ms", profFull},
+		{"purge poll default", Flags{Profile: ptr("bare")}, nil, "rooms.purge.poll", "500ms", "default"},
+		{"purge sync off in profile", Flags{}, nil, "rooms.purge.sync_delete_max", "0 (never)", profFull},
+		{"purge sync default", Flags{Profile: ptr("bare")}, nil, "rooms.purge.sync_delete_max", "250 events", "default"},
+
 		// services; relative paths are relative to the config file
 		{"services kind", Flags{}, nil, "services.kind", "compose", profFull},
 		{"compose file relative to config", Flags{}, nil, "services.compose_file", filepath.Join(filepath.Dir(f.config), "docker-compose.yml"), profFull},
@@ -272,6 +285,10 @@ func TestLoadErrors(t *testing.T) {
 	f.writeConfig(t, custom, "profiles:\n  dev:\n    homeserver_url: http://x\n    services: {kind: custom, start: [a]}\n")
 	kind := filepath.Join(f.dir, "kind.yaml")
 	f.writeConfig(t, kind, "profiles:\n  dev:\n    homeserver_url: http://x\n    services: {kind: docker}\n")
+	purge := filepath.Join(f.dir, "purge.yaml")
+	f.writeConfig(t, purge, "profiles:\n  dev:\n    homeserver_url: http://x\n    rooms:\n      purge: {max_concurrency: 0, poll: 5ms, sync_delete_max: -1}\n")
+	purgeTypo := filepath.Join(f.dir, "purgetypo.yaml")
+	f.writeConfig(t, purgeTypo, "profiles:\n  dev:\n    homeserver_url: http://x\n    rooms:\n      purge:\n        concurrency: 4\n")
 	noHS := filepath.Join(f.dir, "nohs.yaml")
 	f.writeConfig(t, noHS, "profiles:\n  dev:\n    homeserver_yaml: "+filepath.Join(f.dir, "missing-homeserver.yaml")+"\n")
 
@@ -298,6 +315,8 @@ func TestLoadErrors(t *testing.T) {
 		{"two token sources", Flags{Config: &tokens}, nil, []string{"one of env, file or command"}, true},
 		{"custom without stop", Flags{Config: &custom}, nil, []string{"stop, status"}, true},
 		{"unknown service kind", Flags{Config: &kind}, nil, []string{`services.kind "docker"`, "compose, systemd, custom, none"}, true},
+		{"purge settings out of range", Flags{Config: &purge}, nil, []string{"rooms.purge.max_concurrency 0", "want 1 to 64", "rooms.purge.poll 5ms", "rooms.purge.sync_delete_max -1"}, true},
+		{"purge key typo", Flags{Config: &purgeTypo}, nil, []string{`unknown key "concurrency"`, "line 6"}, false},
 		{"missing homeserver.yaml", Flags{Config: &noHS}, nil, []string{"missing-homeserver.yaml", "profile dev"}, false},
 		{"profile without a config file", Flags{Profile: ptr("dev")}, map[string]string{"XDG_CONFIG_HOME": filepath.Join(f.dir, "none")}, []string{`profile "dev"`, "no config file"}, false},
 		{"dsn flag with password refused", Flags{AppDBDSN: ptr("postgres://u:FlagSecret@h/db")}, nil, []string{"refusing --app-db-dsn", "SYNOPS_APP_DB_DSN"}, true},

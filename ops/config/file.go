@@ -35,6 +35,19 @@ type fileProfile struct {
 	Log            *fileLog      `yaml:"log"`
 	LiveKitURL     *string       `yaml:"livekit_url"`
 	AppRefs        *fileAppRefs  `yaml:"app_refs"`
+	Rooms          *fileRooms    `yaml:"rooms"`
+}
+
+// fileRooms is the profile's rooms section.
+type fileRooms struct {
+	Purge *filePurge `yaml:"purge"`
+}
+
+// filePurge tunes the retention purge (rooms purge).
+type filePurge struct {
+	MaxConcurrency *int          `yaml:"max_concurrency"`
+	Poll           *yamlDuration `yaml:"poll"`
+	SyncDeleteMax  *int          `yaml:"sync_delete_max"`
 }
 
 // fileAppRefs overrides the SQL that finds and clears the application

@@ -20,13 +20,16 @@ build:
 	$(GO) build -o bin/synops ./cmd/synops
 
 # System packages the test bed needs: PostgreSQL server binaries, libpq headers
-# (psycopg2 builds from source), a C compiler for it, tmux for the end-to-end run.
+# (psycopg2 builds from source), a C compiler for it, tmux for the end-to-end run,
+# curl and jq for seed 000's purge script in the purge race (make bench).
 deps:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
 	command -v pg_config >/dev/null || missing="$$missing libpq-dev"; \
 	command -v cc >/dev/null || missing="$$missing gcc"; \
 	command -v tmux >/dev/null || missing="$$missing tmux"; \
+	command -v curl >/dev/null || missing="$$missing curl"; \
+	command -v jq >/dev/null || missing="$$missing jq"; \
 	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
@@ -55,7 +58,9 @@ demo: build synapse-env
 	$(GO) run ./cmd/synops-sandbox run -- bin/synops
 
 bench: synapse-env
-	$(GO) test -run '^$$' -bench . -benchmem -timeout 40m ./...
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 40m ./... 2>&1 | tee .cache/bench.log
+	@echo "--- the ratios of this run (all lines in .cache/bench.log):"; grep -h 'RATIO' .cache/bench.log | sed 's/^ *bench_test.go:[0-9]*: *//'
+
 
 # The README's pictures (.ci/pictures/*.png), taken from the real console on
 # the sandbox: tmux capture with colours, aha to HTML, headless Chromium to PNG.

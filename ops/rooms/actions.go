@@ -127,7 +127,9 @@ func (s *Service) deleteOne(ctx context.Context, roomID, name string, o synapse.
 			}
 			report("deleting", "asking Synapse to delete")
 			id, err = s.Synapse.DeleteRoom(ctx, roomID, o)
-			if err != nil && synapse.NeverSent(err) {
+			// Taken back only if no request about the room may have
+			// arrived: not after a synchronous one whose answer was lost.
+			if err != nil && synapse.NeverSent(err) && !sync {
 				err = errors.Join(err, s.unrecord(roomID, entry, known))
 			}
 		}

@@ -743,3 +743,70 @@ func TestPurgeMethodAndRateLimit(t *testing.T) {
 		t.Errorf("pacing %+v: want the default maximum %d and never more than 4 at once", pace, rooms.DefaultMaxConcurrency)
 	}
 }
+
+// A synchronous delete whose answer is lost may have been done: its
+// journal entry stays, even when the background delete asked for next is
+// refused outright, and the next run finishes the room. Here a proxy in
+// front of the real Synapse passes the v1 DELETE on, drops the answer and
+// stops listening.
+func TestPurgeLostSynchronousAnswer(t *testing.T) {
+	ctx := ctxT(t)
+	p := prefix("lost")
+	ids := seed(t, p, 1, nil)
+	room := ids[0]
+	target, _ := url.Parse(bed.Synapse.BaseURL)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	var proxy *httptest.Server
+	proxy = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodDelete && strings.HasPrefix(r.URL.Path, "/_synapse/admin/v1/rooms/") {
+			rec := httptest.NewRecorder()
+			rp.ServeHTTP(rec, r)   // Synapse deletes the room,
+			proxy.Listener.Close() // nothing more gets through,
+			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				conn.Close() // and the answer is lost
+			}
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	f := newFixture(t)
+	f.addRefs(t, room)
+	// No kept-alive connection: once the proxy stops listening, every
+	// request is refused before it is sent.
+	cl, err := synapse.New(proxy.URL, bed.Synapse.AdminToken, synapse.WithRetries(0),
+		synapse.WithHTTPClient(&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct := f.svc.Synapse
+	f.svc.Synapse = cl
+	f.svc.Now = fixedClock(time.Now().Add(purgeAge + time.Hour))
+	crit := rooms.Criteria{OlderThan: purgeAge, Pattern: "^" + regexp.QuoteMeta(p)}
+	plan, _, err := f.svc.PlanPurge(ctx, crit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := f.svc.ApplyPurge(ctx, plan, approve(t, plan), nil)
+	if err == nil || rep.Count("pending") != 1 {
+		t.Fatalf("first run: %v %+v; want the room pending", err, rep)
+	}
+	if roomExists(t, room) {
+		t.Fatal("Synapse did not delete the room; the test wants the answer lost, not the request")
+	}
+	if e, ok := f.svc.Journal.Get(room); !ok || e.Stage != rooms.StageRequested || !e.Sync {
+		t.Fatalf("journal entry %+v (found %v); want the synchronous request kept", e, ok)
+	}
+	f.svc.Synapse = direct
+	plan, picked, err := f.svc.PlanPurge(ctx, crit)
+	if err != nil || len(picked) != 1 || picked[0].Resume != rooms.StageRequested {
+		t.Fatalf("second plan: %v %+v; want the room, resuming", err, picked)
+	}
+	rep, err = f.svc.ApplyPurge(ctx, plan, approve(t, plan), nil)
+	if err != nil || rep.Count("deleted") != 1 || rep.Outcomes[0].DeleteID == "" {
+		t.Fatalf("second run: %v %+v; want the room finished by a background delete", err, rep)
+	}
+	if ev, ch := f.refs(t, room); ev+ch != 0 {
+		t.Errorf("references left: %d events, %d chatRooms", ev, ch)
+	}
+}

@@ -54,8 +54,8 @@ type Pacing struct {
 	Peak        int   `json:"peak"`         // the most deletions in flight at once
 	Limits      []int `json:"limits"`       // the limit at the start and after each change
 	RateLimited int   `json:"rate_limited"` // 429 answers seen
-	// Slowest is the longest a room held its slot, from the check before
-	// its delete request to Synapse's confirmation.
+	// Slowest is the longest a room Synapse deleted held its slot: from
+	// the check before its delete request to its app references cleared.
 	Slowest time.Duration `json:"slowest_ns"`
 }
 

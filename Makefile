@@ -27,8 +27,9 @@ build:
 
 # System packages the test bed needs: PostgreSQL server binaries, libpq headers
 # (psycopg2 builds from source), a C compiler for it, tmux for the end-to-end run,
-# and a Docker engine with both compose spellings and a static busybox for the
-# backup tests' compose deployment (images are built locally: no registry).
+# a Docker engine with both compose spellings and a static busybox for the
+# backup tests' compose deployment (images are built locally: no registry),
+# curl and jq for seed 000's purge script in the purge race (make bench).
 deps:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
@@ -38,6 +39,8 @@ deps:
 	command -v dockerd >/dev/null || missing="$$missing docker.io"; \
 	command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
 	dpkg -s busybox-static >/dev/null 2>&1 || missing="$$missing busybox-static"; \
+	command -v curl >/dev/null || missing="$$missing curl"; \
+	command -v jq >/dev/null || missing="$$missing jq"; \
 	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
@@ -80,8 +83,10 @@ test: synapse-env compose-v2
 demo: build synapse-env
 	$(GO) run ./cmd/synops-sandbox run -- bin/synops
 
-bench: synapse-env
-	$(GO) test -run '^$$' -bench . -benchmem -timeout 40m ./...
+bench: synapse-env compose-v2
+	.ci/with-dockerd $(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./... 2>&1 | tee .cache/bench.log
+	@echo "--- the results of this run (all lines in .cache/bench.log):"; grep -h -E 'RATIO|RESULT' .cache/bench.log | sed -E 's/^ *[a-z_]+_test.go:[0-9]+: *//'
+
 
 # The README's pictures (.ci/pictures/*.png), taken from the real console on
 # the sandbox: tmux capture with colours, aha to HTML, headless Chromium to PNG.

@@ -29,10 +29,14 @@ type Record interface {
 // killed synops or a reboot can be finished by the next run. It holds IDs,
 // stages and counts, never a secret.
 type Journal[R Record] struct {
-	mu      sync.Mutex
+	mu      sync.Mutex // guards entries and gen
 	path    string
 	what    string // "room journal": names the file in errors
 	entries map[string]R
+	gen     uint64 // counts changes to entries
+
+	wmu     sync.Mutex // one file write at a time
+	written uint64     // the gen the file on disk holds
 }
 
 // OpenJournal reads the journal at path; a missing file is an empty journal.
@@ -81,11 +85,41 @@ func (j *Journal[R]) Unfinished() []R {
 	return out
 }
 
-// Set records e and writes the file; expired entries are dropped from it.
+// Set records e and returns once the file on disk holds it (temp file,
+// fsync, rename); expired entries are dropped from it.
+//
+// Concurrent calls share writes (a group commit): while one call writes,
+// the others wait, and the next write carries every entry set meanwhile, so
+// a purge's workers do not queue up one fsync each behind a single lock.
+// No call returns before a write that includes its entry has succeeded.
 func (j *Journal[R]) Set(e R) error {
 	j.mu.Lock()
-	defer j.mu.Unlock()
 	j.entries[e.Key()] = e.Clone().(R)
+	j.gen++
+	mine := j.gen
+	j.mu.Unlock()
+	return j.flush(mine)
+}
+
+// Remove forgets key (a request that provably never left) and returns once
+// the file on disk no longer holds it.
+func (j *Journal[R]) Remove(key string) error {
+	j.mu.Lock()
+	delete(j.entries, key)
+	j.gen++
+	mine := j.gen
+	j.mu.Unlock()
+	return j.flush(mine)
+}
+
+// flush returns once the file holds change number mine or a later one.
+func (j *Journal[R]) flush(mine uint64) error {
+	j.wmu.Lock()
+	defer j.wmu.Unlock()
+	if j.written >= mine {
+		return nil // a write that began after our change carried it
+	}
+	j.mu.Lock()
 	now := time.Now()
 	list := make([]R, 0, len(j.entries))
 	for k, x := range j.entries {
@@ -97,8 +131,14 @@ func (j *Journal[R]) Set(e R) error {
 	}
 	sort.Slice(list, func(a, b int) bool { return list[a].Key() < list[b].Key() })
 	data, err := json.MarshalIndent(list, "", "  ")
+	gen := j.gen
+	j.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(j.path, data)
+	if err := WriteFileAtomic(j.path, data); err != nil {
+		return err
+	}
+	j.written = gen
+	return nil
 }

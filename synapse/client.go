@@ -244,6 +244,37 @@ func (c *Client) ReloadToken(ctx context.Context) (bool, error) {
 	return c.reload.refresh(ctx, c.Token())
 }
 
+// rateLimited reports whether err is a 429 / M_LIMIT_EXCEEDED answer.
+func rateLimited(err error) (*Error, bool) {
+	var se *Error
+	if errors.As(err, &se) && (se.Status == http.StatusTooManyRequests || se.Code == ErrLimitExceeded) {
+		return se, true
+	}
+	return nil, false
+}
+
+// Trace holds callbacks that watch a client's requests, hung on a context
+// as net/http/httptrace does, so that a caller who cares learns what the
+// client otherwise handles quietly.
+type Trace struct {
+	// RateLimited is called for every 429 M_LIMIT_EXCEEDED answer (from
+	// Synapse or a proxy in front of it), with the wait it asked for (0 if
+	// none), before the client decides whether to wait and retry.
+	RateLimited func(retryAfter time.Duration)
+}
+
+type traceKey struct{}
+
+// WithTrace returns a copy of ctx whose requests report to t.
+func WithTrace(ctx context.Context, t *Trace) context.Context {
+	return context.WithValue(ctx, traceKey{}, t)
+}
+
+func traceOf(ctx context.Context) *Trace {
+	t, _ := ctx.Value(traceKey{}).(*Trace)
+	return t
+}
+
 // request describes one call. path is already escaped.
 type request struct {
 	method     string
@@ -284,6 +315,11 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 				continue
 			}
 		}
+		if se, ok := rateLimited(err); ok {
+			if t := traceOf(ctx); t != nil && t.RateLimited != nil {
+				t.RateLimited(se.RetryAfter)
+			}
+		}
 		if attempt >= c.maxRetries || ctx.Err() != nil {
 			return err
 		}
@@ -310,19 +346,16 @@ func (c *Client) retryAfter(r request, err error, delay time.Duration) (time.Dur
 	if errors.As(err, &re) {
 		return 0, false // the same request gets the same redirect
 	}
+	if se, ok := rateLimited(err); ok {
+		wait := se.RetryAfter
+		if wait <= 0 {
+			wait = delay
+		}
+		return wait, wait <= c.maxWait
+	}
 	var se *Error
 	if errors.As(err, &se) {
-		switch {
-		case se.Status == http.StatusTooManyRequests || se.Code == ErrLimitExceeded:
-			wait := se.RetryAfter
-			if wait <= 0 {
-				wait = delay
-			}
-			return wait, wait <= c.maxWait
-		case se.Status >= 500 && r.idempotent:
-			return delay, true
-		}
-		return 0, false
+		return delay, se.Status >= 500 && r.idempotent
 	}
 	// Transport errors: a refused connection is retried only for reads.
 	return delay, r.idempotent && !errors.Is(err, context.Canceled)

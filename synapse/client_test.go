@@ -9,6 +9,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -290,6 +291,33 @@ func TestUnreachable(t *testing.T) {
 	}
 }
 
+// Only a connection that could not be opened proves a request was never
+// received; one that timed out, or got an answer, may have been acted on.
+func TestNeverSent(t *testing.T) {
+	ctx := ctxT(t)
+	down, _ := synapse.New("http://127.0.0.1:1", bed.Synapse.AdminToken, synapse.WithRetries(0))
+	_, err := down.DeleteRoom(ctx, "!gone:"+bed.Synapse.ServerName, synapse.DeleteRoomOptions{})
+	if err == nil || !synapse.NeverSent(err) {
+		t.Errorf("DELETE to a closed port: got %v, want an error that proves it was never sent", err)
+	}
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(2 * time.Second):
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(slow.Close)
+	c, _ := synapse.New(slow.URL, bed.Synapse.AdminToken, synapse.WithTimeout(200*time.Millisecond))
+	_, err = c.DeleteRoom(ctx, "!slow:"+bed.Synapse.ServerName, synapse.DeleteRoomOptions{})
+	if err == nil || synapse.NeverSent(err) {
+		t.Errorf("DELETE that timed out: got %v, NeverSent %v; want an error that may have been received", err, synapse.NeverSent(err))
+	}
+	_, err = bed.Synapse.Client().Room(ctx, "!no-such-room-here:"+bed.Synapse.ServerName)
+	if err == nil || synapse.NeverSent(err) {
+		t.Errorf("a 404 from Synapse: got %v, NeverSent %v", err, synapse.NeverSent(err))
+	}
+}
+
 func contains(xs []string, x string) bool {
 	for _, s := range xs {
 		if s == x {
@@ -390,5 +418,35 @@ func TestTokenReload(t *testing.T) {
 	}
 	if w, err := c.Whoami(ctx); err != nil || w.DeviceID != "THIRD" {
 		t.Errorf("after ReloadToken: %+v, %v", w, err)
+	}
+}
+
+// A caller that hangs a Trace on its context hears of every 429, including
+// those the client waits out and retries.
+func TestTraceSeesRateLimits(t *testing.T) {
+	ctx := ctxT(t)
+	if _, err := bed.Synapse.Register(ctx, "tracedfrank", false); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var waits []time.Duration
+	ctx = synapse.WithTrace(ctx, &synapse.Trace{RateLimited: func(d time.Duration) {
+		mu.Lock()
+		waits = append(waits, d)
+		mu.Unlock()
+	}})
+	c, _ := synapse.New(bed.Synapse.BaseURL, synapse.Secret{}, synapse.WithRetries(5), synapse.WithMaxRateLimitWait(5*time.Second))
+	for i := 0; i < 4; i++ {
+		_, _ = c.Login(ctx, "tracedfrank", synapse.NewSecret("wrong"), "")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(waits) == 0 {
+		t.Fatal("four failed logins (rc_login.failed_attempts burst 2) reported no rate limit to the trace")
+	}
+	for _, d := range waits {
+		if d <= 0 {
+			t.Errorf("a rate limit reported a wait of %s, want Synapse's positive retry_after_ms", d)
+		}
 	}
 }

@@ -92,6 +92,19 @@ func IsUnreachable(err error) bool {
 	return errors.As(err, &ue) || errors.As(err, &ne) || errors.As(err, &oe)
 }
 
+// NeverSent reports whether err proves the request never reached the
+// server: the connection could not be opened (refused, no route, an
+// unknown host). After any other failure, a request may have been received
+// and acted on though its answer was lost.
+func NeverSent(err error) bool {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "dial" {
+		return true
+	}
+	var de *net.DNSError
+	return errors.As(err, &de)
+}
+
 // ValidationError is returned before any request is sent when an ID, alias or
 // argument is malformed.
 type ValidationError struct {

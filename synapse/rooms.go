@@ -410,18 +410,9 @@ func (c *Client) DeleteRoom(ctx context.Context, roomID string, o DeleteRoomOpti
 	if err := ValidateRoomID(roomID); err != nil {
 		return "", err
 	}
-	body := map[string]any{"block": o.Block, "purge": !o.KeepHistory, "force_purge": o.ForcePurge}
-	if o.NewRoomUserID != "" {
-		if err := ValidateUserID(o.NewRoomUserID); err != nil {
-			return "", err
-		}
-		body["new_room_user_id"] = o.NewRoomUserID
-	}
-	if o.RoomName != "" {
-		body["room_name"] = o.RoomName
-	}
-	if o.Message != "" {
-		body["message"] = o.Message
+	body, err := deleteBody(o)
+	if err != nil {
+		return "", err
 	}
 	var out struct {
 		DeleteID string `json:"delete_id"`
@@ -433,6 +424,48 @@ func (c *Client) DeleteRoom(ctx context.Context, roomID string, o DeleteRoomOpti
 		return "", fmt.Errorf("delete room %s: synapse returned no delete_id", roomID)
 	}
 	return out.DeleteID, nil
+}
+
+// DeleteRoomNow deletes the room synchronously (DELETE
+// /_synapse/admin/v1/rooms): the answer comes when Synapse has shut the
+// room down and purged it. It costs Synapse less than DeleteRoom (no task
+// to schedule, record and be asked about) and is not held to the 5 tasks
+// Synapse runs at a time, but the request lasts as long as the deletion
+// does, and an answer lost to a timeout or a dropped connection leaves no
+// delete ID to follow: use it for small rooms only. Like DeleteRoom it is
+// never repeated; Synapse goes on deleting after a client gave up waiting.
+// An unknown but valid room ID is answered with an empty result.
+func (c *Client) DeleteRoomNow(ctx context.Context, roomID string, o DeleteRoomOptions) (*ShutdownResult, error) {
+	if err := ValidateRoomID(roomID); err != nil {
+		return nil, err
+	}
+	body, err := deleteBody(o)
+	if err != nil {
+		return nil, err
+	}
+	var out ShutdownResult
+	if err := c.do(ctx, request{method: http.MethodDelete, path: roomPath(adminV1, roomID, ""), body: body, auth: true}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// deleteBody is the JSON body both room deletions take.
+func deleteBody(o DeleteRoomOptions) (map[string]any, error) {
+	body := map[string]any{"block": o.Block, "purge": !o.KeepHistory, "force_purge": o.ForcePurge}
+	if o.NewRoomUserID != "" {
+		if err := ValidateUserID(o.NewRoomUserID); err != nil {
+			return nil, err
+		}
+		body["new_room_user_id"] = o.NewRoomUserID
+	}
+	if o.RoomName != "" {
+		body["room_name"] = o.RoomName
+	}
+	if o.Message != "" {
+		body["message"] = o.Message
+	}
+	return body, nil
 }
 
 // ShutdownResult is what the shutdown step of a deletion did. LocalAliases
@@ -548,9 +581,10 @@ func (c *Client) fillDeleteErrors(ctx context.Context, roomID string, sts []*Del
 	return nil
 }
 
-// WaitDelete polls a deletion every poll (1s if poll <= 0) until it is
-// complete or failed, calling progress (if not nil) with every status read.
-// A failed or cancelled task returns its status and an error with the reason.
+// WaitDelete follows a deletion until it is complete or failed: it checks at
+// once, then ever less often (see Poller) up to every poll (1s if poll <=
+// 0), calling progress (if not nil) with every status read. A failed or
+// cancelled task returns its status and an error with the reason.
 func (c *Client) WaitDelete(ctx context.Context, deleteID string, poll time.Duration, progress func(DeleteStatus)) (*DeleteStatus, error) {
 	if err := validTaskID("delete ID", deleteID); err != nil {
 		return nil, err
@@ -575,26 +609,6 @@ func (c *Client) WaitDelete(ctx context.Context, deleteID string, poll time.Dura
 		}
 		return st, false, nil
 	})
-}
-
-// waitTask calls check until it reports done, sleeping poll in between.
-func waitTask[T any](ctx context.Context, poll time.Duration, check func() (T, bool, error)) (T, error) {
-	if poll <= 0 {
-		poll = time.Second
-	}
-	t := time.NewTicker(poll)
-	defer t.Stop()
-	for {
-		v, done, err := check()
-		if done || err != nil {
-			return v, err
-		}
-		select {
-		case <-ctx.Done():
-			return v, ctx.Err()
-		case <-t.C:
-		}
-	}
 }
 
 // PurgeHistoryOptions choose what history to purge: events before Before or
@@ -674,8 +688,9 @@ func (c *Client) PurgeHistoryStatus(ctx context.Context, purgeID string) (status
 	return out.Status, out.Error, nil
 }
 
-// WaitPurgeHistory polls a purge every poll (1s if poll <= 0) until it is
-// complete (nil) or failed (an error with Synapse's reason).
+// WaitPurgeHistory follows a purge, on Poller's schedule up to every poll (1s
+// if poll <= 0), until it is complete (nil) or failed (an error with
+// Synapse's reason).
 func (c *Client) WaitPurgeHistory(ctx context.Context, purgeID string, poll time.Duration) error {
 	if err := validTaskID("purge ID", purgeID); err != nil {
 		return err

@@ -196,6 +196,40 @@ func TestDeleteRoom(t *testing.T) {
 	}
 }
 
+// The synchronous v1 delete answers when the room is gone, with what the
+// shutdown did; an unknown room is answered with an empty result.
+func TestDeleteRoomNow(t *testing.T) {
+	ctx := ctxT(t)
+	users := seededUsers(t)
+	s, c := bed.Synapse, bed.Synapse.Client()
+	id, err := s.CreateRoom(ctx, synapsetest.RoomSpec{Name: "gone at once", Creator: &users[1], Members: users[2:3], Messages: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.DeleteRoomNow(ctx, id, synapse.DeleteRoomOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kicked := slices.Sorted(slices.Values(res.KickedUsers))
+	if want := []string{users[1].UserID, users[2].UserID}; !slices.Equal(kicked, want) || len(res.FailedToKickUsers) != 0 {
+		t.Errorf("result %+v, want %v kicked", res, want)
+	}
+	// Gone when the answer came, not some time later.
+	if _, err := c.Room(ctx, id); !errors.Is(err, synapse.ErrNotFound) {
+		t.Errorf("details right after the answer: got %v, want M_NOT_FOUND", err)
+	}
+	if tasks, err := c.ScheduledTasks(ctx, "shutdown_and_purge_room", id, ""); err != nil || len(tasks) != 0 {
+		t.Errorf("scheduled tasks of the room: %+v, %v; want none (nothing to follow)", tasks, err)
+	}
+	res, err = c.DeleteRoomNow(ctx, "!never-was:"+s.ServerName, synapse.DeleteRoomOptions{})
+	if err != nil || len(res.KickedUsers) != 0 {
+		t.Errorf("an unknown room: got %+v, %v; want an empty result", res, err)
+	}
+	if _, err := c.DeleteRoomNow(ctx, "not-a-room", synapse.DeleteRoomOptions{}); err == nil {
+		t.Error("a malformed room ID was accepted")
+	}
+}
+
 func TestDeleteRoomKeepHistoryAndBlock(t *testing.T) {
 	ctx := ctxT(t)
 	users := seededUsers(t)

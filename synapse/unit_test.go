@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -196,6 +197,25 @@ func TestRedactURL(t *testing.T) {
 	for _, u := range []string{"https://admin:hunter2@matrix.example.org", "ftp://admin:hunter2@matrix.example.org", "admin:hunter2@matrix"} {
 		if _, err := New(u, Secret{}); err == nil || strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("New(%q) = %v, want a refusal that does not show the password", u, err)
+		}
+	}
+}
+
+func TestPollerGrowsToItsCeiling(t *testing.T) {
+	ms := time.Millisecond
+	for _, c := range []struct {
+		max  time.Duration
+		want []time.Duration
+	}{
+		{500 * ms, []time.Duration{20 * ms, 30 * ms, 45 * ms, 67500 * time.Microsecond, 101250 * time.Microsecond, 151875 * time.Microsecond, 227812500, 341718750, 500 * ms, 500 * ms}},
+		{0, []time.Duration{20 * ms, 30 * ms, 45 * ms}}, // 0: a 1s ceiling, far away
+		{10 * ms, []time.Duration{10 * ms, 10 * ms}},    // a ceiling below the first wait
+	} {
+		p := Poller{Max: c.max}
+		for i, want := range c.want {
+			if got := p.Next(); got != want {
+				t.Errorf("Max %s: wait %d is %s, want %s", c.max, i+1, got, want)
+			}
 		}
 	}
 }

@@ -689,10 +689,10 @@ func (c *Client) RedactStatus(ctx context.Context, redactID string) (*RedactStat
 	return &st, nil
 }
 
-// WaitRedact polls a redaction job every poll (1s if poll <= 0) until it is
-// complete or failed, calling progress (if not nil) with every status read.
-// A complete job with events it could not redact is not an error here: the
-// caller reads FailedRedactions.
+// WaitRedact follows a redaction job, on Poller's schedule up to every poll
+// (1s if poll <= 0), until it is complete or failed, calling progress (if
+// not nil) with every status read. A complete job with events it could not
+// redact is not an error here: the caller reads FailedRedactions.
 func (c *Client) WaitRedact(ctx context.Context, redactID string, poll time.Duration, progress func(RedactStatus)) (*RedactStatus, error) {
 	if err := validTaskID("redact ID", redactID); err != nil {
 		return nil, err

@@ -114,7 +114,11 @@ func (a *app) roomService(ctx context.Context, b *opsBase, lazy bool) (*roomsEnv
 	if err != nil {
 		return nil, err
 	}
-	svc := &rooms.Service{Synapse: b.client, Guard: g, Journal: journal, Server: r.ServerName, Environment: string(r.Environment)}
+	svc := &rooms.Service{Synapse: b.client, Guard: g, Journal: journal, Server: r.ServerName, Environment: string(r.Environment),
+		MaxConcurrency: r.Purge.MaxConcurrency, Poll: r.Purge.Poll, SyncDeleteMax: r.Purge.SyncDeleteMax}
+	if r.Purge.SyncDeleteMax == 0 {
+		svc.SyncDeleteMax = -1 // the config's 0 is "never"; the service's 0 is its default
+	}
 	var pools []*pgxpool.Pool
 	if r.SynapseDB.Set() {
 		if p, err := open(ctx, "Synapse database", r.SynapseDB.Raw, nil); err == nil {

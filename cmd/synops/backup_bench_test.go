@@ -100,6 +100,8 @@ func BenchmarkBackupCreate(b *testing.B) {
 	fmt.Fprintf(&t, "%-36s %9.2fs %12s   %.2f× synops' dump, %.2f× pg_dump | gzip\n", "synops backup verify (restore test)", ve.Seconds(), "", ve.Seconds()/sy.Seconds(), ve.Seconds()/gz.Seconds())
 	fmt.Fprintf(&t, "mark: backup ≤ 0.60× pg_dump | gzip at no larger size: %.2f×, size %.2f×\n", sy.Seconds()/gz.Seconds(), float64(sySize)/float64(gzSize))
 	b.Log("\n" + t.String())
+	b.Logf("RATIO backup create ÷ pg_dump | gzip = %.2f (goal ≤ 0.60), size %.2f", sy.Seconds()/gz.Seconds(), float64(sySize)/float64(gzSize))
+	b.Logf("RATIO backup verify ÷ backup create = %.2f; ÷ pg_dump | gzip = %.2f", ve.Seconds()/sy.Seconds(), ve.Seconds()/gz.Seconds())
 	b.ReportMetric(sy.Seconds()/gz.Seconds(), "time/gzip")
 	b.ReportMetric(float64(sySize)/float64(gzSize), "size/gzip")
 	b.ReportMetric(ve.Seconds()/sy.Seconds(), "verify/dump")

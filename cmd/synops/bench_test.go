@@ -54,7 +54,7 @@ func BenchmarkConsoleIdleCPU(b *testing.B) {
 	const hz = 100 // USER_HZ on Linux
 	pct := float64(used) / hz / wall.Seconds() * 100
 	b.ReportMetric(pct, "cpu%/idle-60s")
-	b.Logf("idle console: %.2f%% of one core over %s (Health pane, 2 s refresh, 160x48)", pct, wall.Round(time.Second))
+	b.Logf("RESULT idle console: %.2f%% of one core over %s (Health pane, 2 s refresh, 160x48)", pct, wall.Round(time.Second))
 	// q writes the profile; its top entries say where the time went.
 	_ = exec.Command("tmux", "send-keys", "-t", session, "q").Run()
 	for i := 0; i < 50; i++ {
@@ -131,7 +131,7 @@ func BenchmarkConsoleFirstFrame(b *testing.B) {
 		sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
 		med := times[len(times)/2]
 		b.ReportMetric(float64(med.Microseconds())/1000, "ms/first-frame-"+c.name)
-		b.Logf("first frame, %s: median %s (min %s, max %s)", c.name, med.Round(time.Millisecond), times[0].Round(time.Millisecond), times[len(times)-1].Round(time.Millisecond))
+		b.Logf("RESULT first frame, %s: median %s (min %s, max %s)", c.name, med.Round(time.Millisecond), times[0].Round(time.Millisecond), times[len(times)-1].Round(time.Millisecond))
 	}
 	b.StopTimer()
 }

@@ -214,7 +214,7 @@ func roomsPurgeHistory() roomChange {
 }
 
 func runRoomsPurge(ctx context.Context, a *app, args []string) error {
-	const usage = "rooms purge (--older-than 30d [--inactive] [--empty-only] [--match REGEXP] [--exclude ROOM]... | --unfinished) [--apply [--yes --confirm=SERVER_NAME] [--without-backup]] [--json]"
+	const usage = "rooms purge (--older-than 30d [--inactive] [--empty-only] [--match REGEXP] [--exclude ROOM]... | --unfinished) [--apply [--yes --confirm=SERVER_NAME] [--without-backup] [--max-concurrency N]] [--json]"
 	fs := a.flagSet("rooms purge")
 	older := fs.String("older-than", "", "select rooms created longer ago than this (30d, 12h)")
 	inactive := fs.Bool("inactive", false, "age by the newest event instead of creation")
@@ -224,6 +224,7 @@ func runRoomsPurge(ctx context.Context, a *app, args []string) error {
 	unfinished := fs.Bool("unfinished", false, "select no new rooms: only finish the deletions earlier runs left unfinished")
 	apply := fs.Bool("apply", false, "delete them (without it: print what would be deleted)")
 	asJSON := fs.Bool("json", false, "print the plan / the report as JSON")
+	maxConc := fs.Int("max-concurrency", 0, "delete at most N rooms at once (default: rooms.purge.max_concurrency, 8); synops finds its pace below it")
 	var cf changeFlags
 	a.addChangeFlags(fs, &cf)
 	if err := a.parse(fs, args, usage); err != nil {
@@ -249,6 +250,9 @@ func runRoomsPurge(ctx context.Context, a *app, args []string) error {
 		}
 		crit.OlderThan = age
 	}
+	if fs.Changed("max-concurrency") && (*maxConc < 1 || *maxConc > 64) {
+		return usageError("--max-concurrency must be between 1 and 64, got %d", *maxConc)
+	}
 	if *apply && !cf.yes && !a.interactive() {
 		return usageError("--apply without a terminal also needs --yes --confirm=<server name>, so cron cannot delete by accident")
 	}
@@ -257,6 +261,9 @@ func runRoomsPurge(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer re.close()
+	if fs.Changed("max-concurrency") {
+		re.svc.MaxConcurrency = *maxConc
+	}
 	p, picked, err := re.svc.PlanPurge(ctx, crit)
 	if err != nil {
 		return err
@@ -297,9 +304,23 @@ func runRoomsPurge(ctx context.Context, a *app, args []string) error {
 			}
 			fmt.Fprintf(a.stdout, "%d deleted, %d pending, %d skipped, %d failed\n",
 				rep.Count("deleted"), rep.Count("pending"), rep.Count("skipped"), rep.Count("failed"))
+			fmt.Fprintln(a.stdout, pacingLine(rep.Pacing))
 		}
 	}
 	return err
+}
+
+// pacingLine says how many deletions ran at once.
+func pacingLine(p rooms.Pacing) string {
+	steps := make([]string, len(p.Limits))
+	for i, l := range p.Limits {
+		steps[i] = fmt.Sprint(l)
+	}
+	line := fmt.Sprintf("deletions at once: up to %d (limit %s, at most %d)", p.Peak, strings.Join(steps, "→"), p.Max)
+	if p.RateLimited > 0 {
+		line += fmt.Sprintf("; Synapse answered 429 %d times, and the limit was halved", p.RateLimited)
+	}
+	return line
 }
 
 func (a *app) printCandidates(picked []rooms.Candidate) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.yaml.in/yaml/v3"
 
 	"synops/ops/audit"
 	"synops/synapse"
@@ -251,6 +252,7 @@ func TestRoomsPurgeCLI(t *testing.T) {
 		{[]string{"rooms", "purge", "--unfinished", "--match", "x"}, 2, "--unfinished selects no new rooms"},
 		{[]string{"rooms", "purge", "--unfinished", "--apply"}, 2, "--yes --confirm=<server name>"},
 		{[]string{"rooms", "purge", "--older-than", "30d", "--match", "(["}, 1, "not a valid regular expression"},
+		{[]string{"rooms", "purge", "--older-than", "30d", "--max-concurrency", "0"}, 2, "--max-concurrency must be between 1 and 64"},
 		{[]string{"rooms", "purge", "--older-than", "30d", "--exclude", "general"}, 1, `invalid room ID "general"`},
 		{[]string{"rooms", "delete", "general"}, 2, "invalid room ID"},
 		{[]string{"rooms", "delete", "!bad room:example.org"}, 2, "invalid room ID"},
@@ -650,5 +652,49 @@ func TestRoomsChangesCLI(t *testing.T) {
 	}
 	if got, want := strings.Join(kinds, " "), "rooms.block rooms.unblock rooms.purge_history rooms.delete"; got != want {
 		t.Errorf("audit log: ok ends %q, want %q", got, want)
+	}
+}
+
+// TestRoomsPurgeApplyCLI: the retention purge as cron runs it, its pace
+// capped by rooms.purge.max_concurrency in the profile, and by
+// --max-concurrency over that.
+func TestRoomsPurgeApplyCLI(t *testing.T) {
+	ctx := roomsCtx(t)
+	env, _ := roomsCLIEnv(t)
+	data, err := os.ReadFile(env["SYNOPS_CONFIG"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal(data, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg["profiles"].(map[string]any)["sandbox"].(map[string]any)["rooms"] = map[string]any{"purge": map[string]any{"max_concurrency": 3}}
+	if data, err = yaml.Marshal(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(env["SYNOPS_CONFIG"], data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	prefix := fmt.Sprintf("cli-apply-%d-", time.Now().UnixNano()%1e6)
+	ids, err := bed.Synapse.SeedRooms(ctx, []synapsetest.RoomSpec{{Name: prefix + "a"}, {Name: prefix + "b"}, {Name: prefix + "c"}, {Name: prefix + "x-d"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitRoomsListed(t, ids)
+	time.Sleep(1500 * time.Millisecond)
+	apply := []string{"rooms", "purge", "--older-than", "1s", "--apply", "--yes", "--confirm=" + bed.Synapse.ServerName, "--without-backup"}
+	out, errs, code := cli(t, env, append(apply, "--match", "^"+prefix+"[abc]")...)
+	if code != 0 || !strings.Contains(out, "3 deleted, 0 pending, 0 skipped, 0 failed") || !strings.Contains(out, "at most 3)") {
+		t.Fatalf("purge --apply with max_concurrency 3 in the profile: exit %d\n%s%s", code, out, errs)
+	}
+	out, errs, code = cli(t, env, append(apply, "--match", "^"+prefix+"x", "--max-concurrency", "1")...)
+	if code != 0 || !strings.Contains(out, "1 deleted") || !strings.Contains(out, "deletions at once: up to 1 (limit 1, at most 1)") {
+		t.Fatalf("purge --apply --max-concurrency 1: exit %d\n%s%s", code, out, errs)
+	}
+	for _, id := range ids {
+		if cliRoomExists(t, id) {
+			t.Errorf("room %s survived", id)
+		}
 	}
 }

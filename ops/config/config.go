@@ -184,6 +184,7 @@ type Resolved struct {
 	// AppRefs overrides the SQL for the application's references to rooms;
 	// empty fields keep synops' OpenMeet defaults.
 	AppRefs AppRefsSQL
+	Purge   Purge // rooms.purge: how the retention purge deletes
 	// Tokens and Security are the token rotation and audit sections (tokens.go).
 	Tokens   Tokens
 	Security Security
@@ -205,6 +206,28 @@ type Resolved struct {
 // Origin returns where the setting key (a Row key such as "homeserver_url") came
 // from, or "" when the key is unknown.
 func (r *Resolved) Origin(key string) string { return r.origins[key] }
+
+// Purge is the profile's rooms.purge section.
+type Purge struct {
+	// MaxConcurrency caps the deletions in flight; within it the purge
+	// follows how Synapse responds (ops/rooms pace.go).
+	MaxConcurrency int
+	// Poll is the longest wait between two status checks of a background
+	// deletion (the first checks come much sooner).
+	Poll time.Duration
+	// SyncDeleteMax: rooms whose history is at most this many events long
+	// are deleted with the synchronous v1 delete when Synapse's database is
+	// configured; 0 turns that off.
+	SyncDeleteMax int
+}
+
+// Purge defaults, also what ops/rooms assumes when given zero values.
+const (
+	DefaultPurgeMaxConcurrency = 8
+	DefaultPurgePoll           = 500 * time.Millisecond
+	DefaultPurgeSyncDeleteMax  = 250
+	maxPurgeConcurrency        = 64
+)
 
 // AppRefsSQL is the profile's app_refs section.
 type AppRefsSQL struct {
@@ -577,6 +600,7 @@ func (l *loader) resolve() {
 
 	l.resolveServices(p)
 	l.resolveBackup(p)
+	l.resolvePurge(p)
 
 	var logFile *string
 	if p.Log != nil {
@@ -841,6 +865,39 @@ func (l *loader) resolveBackup(p *fileProfile) {
 		r.origins["backup.fresh_within"] = l.profOrigin
 	}
 	l.resolveBackupMore(b)
+}
+
+func (l *loader) resolvePurge(p *fileProfile) {
+	r := l.r
+	r.Purge = Purge{MaxConcurrency: DefaultPurgeMaxConcurrency, Poll: DefaultPurgePoll, SyncDeleteMax: DefaultPurgeSyncDeleteMax}
+	for _, k := range []string{"rooms.purge.max_concurrency", "rooms.purge.poll", "rooms.purge.sync_delete_max"} {
+		r.origins[k] = OriginDefault
+	}
+	if p.Rooms == nil || p.Rooms.Purge == nil {
+		return
+	}
+	fp := p.Rooms.Purge
+	if fp.MaxConcurrency != nil {
+		r.Purge.MaxConcurrency = *fp.MaxConcurrency
+		r.origins["rooms.purge.max_concurrency"] = l.profOrigin
+		if *fp.MaxConcurrency < 1 || *fp.MaxConcurrency > maxPurgeConcurrency {
+			l.problem("rooms.purge.max_concurrency %d in %s: want 1 to %d (Synapse runs 5 deletion tasks at a time by default)", *fp.MaxConcurrency, l.profOrigin, maxPurgeConcurrency)
+		}
+	}
+	if fp.Poll != nil {
+		r.Purge.Poll = fp.Poll.d
+		r.origins["rooms.purge.poll"] = l.profOrigin
+		if fp.Poll.d < 20*time.Millisecond {
+			l.problem("rooms.purge.poll %s in %s: want at least 20ms (the longest wait between two checks of a deletion)", FormatDuration(fp.Poll.d), l.profOrigin)
+		}
+	}
+	if fp.SyncDeleteMax != nil {
+		r.Purge.SyncDeleteMax = *fp.SyncDeleteMax
+		r.origins["rooms.purge.sync_delete_max"] = l.profOrigin
+		if *fp.SyncDeleteMax < 0 {
+			l.problem("rooms.purge.sync_delete_max %d in %s: want 0 (never delete synchronously) or a number of events", *fp.SyncDeleteMax, l.profOrigin)
+		}
+	}
 }
 
 func deref(p *string) string {

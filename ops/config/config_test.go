@@ -45,6 +45,11 @@ profiles:
       admin_dsn: postgres://postgres:` + profilePassword + `@profhost:5432/postgres
     log:
       file: /profile/homeserver.log
+    rooms:
+      purge:
+        max_concurrency: 6
+        poll: 250ms
+        sync_delete_max: 0
   bare:
     homeserver_yaml: HSPATH
   empty:
@@ -194,6 +199,14 @@ func TestPrecedence(t *testing.T) {
 		{"backup max_age profile", Flags{}, nil, "backup.max_age", "14d", profFull},
 		{"backup max_age default", Flags{Profile: ptr("bare")}, nil, "backup.max_age", "30d", "default"},
 
+		// rooms.purge
+		{"purge concurrency profile", Flags{}, nil, "rooms.purge.max_concurrency", "6", profFull},
+		{"purge concurrency default", Flags{Profile: ptr("bare")}, nil, "rooms.purge.max_concurrency", "8", "default"},
+		{"purge poll profile", Flags{}, nil, "rooms.purge.poll", "250ms", profFull},
+		{"purge poll default", Flags{Profile: ptr("bare")}, nil, "rooms.purge.poll", "500ms", "default"},
+		{"purge sync off in profile", Flags{}, nil, "rooms.purge.sync_delete_max", "0 (never)", profFull},
+		{"purge sync default", Flags{Profile: ptr("bare")}, nil, "rooms.purge.sync_delete_max", "250 events", "default"},
+
 		// services; relative paths are relative to the config file
 		{"services kind", Flags{}, nil, "services.kind", "compose", profFull},
 		{"compose file relative to config", Flags{}, nil, "services.compose_file", filepath.Join(filepath.Dir(f.config), "docker-compose.yml"), profFull},
@@ -296,6 +309,10 @@ func TestLoadErrors(t *testing.T) {
 	f.writeConfig(t, dockerVia, "profiles:\n  dev:\n    homeserver_url: http://x\n    backup: {dump_via: docker}\n")
 	composeVia := filepath.Join(f.dir, "composevia.yaml")
 	f.writeConfig(t, composeVia, "profiles:\n  dev:\n    homeserver_url: http://x\n    services: {kind: systemd}\n    backup: {dump_via: compose}\n")
+	purge := filepath.Join(f.dir, "purge.yaml")
+	f.writeConfig(t, purge, "profiles:\n  dev:\n    homeserver_url: http://x\n    rooms:\n      purge: {max_concurrency: 0, poll: 5ms, sync_delete_max: -1}\n")
+	purgeTypo := filepath.Join(f.dir, "purgetypo.yaml")
+	f.writeConfig(t, purgeTypo, "profiles:\n  dev:\n    homeserver_url: http://x\n    rooms:\n      purge:\n        concurrency: 4\n")
 	noHS := filepath.Join(f.dir, "nohs.yaml")
 	f.writeConfig(t, noHS, "profiles:\n  dev:\n    homeserver_yaml: "+filepath.Join(f.dir, "missing-homeserver.yaml")+"\n")
 
@@ -325,6 +342,8 @@ func TestLoadErrors(t *testing.T) {
 		{"backup keys checked", Flags{Config: &badBackup}, nil, []string{`backup.format "tar"`, "custom", "sql-gzip", `backup.media "some"`, "backup.keep_weekly -1", "backup.files", "empty entry"}, true},
 		{"dump via docker needs a container", Flags{Config: &dockerVia}, nil, []string{"backup.dump_via docker", "services.postgres_container"}, true},
 		{"dump via compose needs compose", Flags{Config: &composeVia}, nil, []string{"backup.dump_via compose", "services.kind compose"}, true},
+		{"purge settings out of range", Flags{Config: &purge}, nil, []string{"rooms.purge.max_concurrency 0", "want 1 to 64", "rooms.purge.poll 5ms", "rooms.purge.sync_delete_max -1"}, true},
+		{"purge key typo", Flags{Config: &purgeTypo}, nil, []string{`unknown key "concurrency"`, "line 6"}, false},
 		{"missing homeserver.yaml", Flags{Config: &noHS}, nil, []string{"missing-homeserver.yaml", "profile dev"}, false},
 		{"profile without a config file", Flags{Profile: ptr("dev")}, map[string]string{"XDG_CONFIG_HOME": filepath.Join(f.dir, "none")}, []string{`profile "dev"`, "no config file"}, false},
 		{"dsn flag with password refused", Flags{AppDBDSN: ptr("postgres://u:FlagSecret@h/db")}, nil, []string{"refusing --app-db-dsn", "SYNOPS_APP_DB_DSN"}, true},

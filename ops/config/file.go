@@ -39,6 +39,19 @@ type fileProfile struct {
 	Security       *fileSecurity `yaml:"security"` // tokens.go
 	Reset          *fileReset    `yaml:"reset"`    // reset.go
 	Diagnose       *fileDiagnose `yaml:"diagnose"` // reset.go
+	Rooms          *fileRooms    `yaml:"rooms"`
+}
+
+// fileRooms is the profile's rooms section.
+type fileRooms struct {
+	Purge *filePurge `yaml:"purge"`
+}
+
+// filePurge tunes the retention purge (rooms purge).
+type filePurge struct {
+	MaxConcurrency *int          `yaml:"max_concurrency"`
+	Poll           *yamlDuration `yaml:"poll"`
+	SyncDeleteMax  *int          `yaml:"sync_delete_max"`
 }
 
 // fileAppRefs overrides the SQL that finds and clears the application

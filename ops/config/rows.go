@@ -105,6 +105,14 @@ func (r *Resolved) Rows() []Row {
 		addAs("services.postgres_container", "services", s.PostgresContainer)
 	}
 
+	add("rooms.purge.max_concurrency", strconv.Itoa(r.Purge.MaxConcurrency))
+	add("rooms.purge.poll", FormatDuration(r.Purge.Poll))
+	syncMax := strconv.Itoa(r.Purge.SyncDeleteMax) + " events"
+	if r.Purge.SyncDeleteMax == 0 {
+		syncMax = "0 (never)"
+	}
+	add("rooms.purge.sync_delete_max", syncMax)
+
 	add("backup.dir", orNotSet(r.Backup.Dir))
 	add("backup.keep", strconv.Itoa(r.Backup.Keep))
 	add("backup.max_age", FormatDuration(r.Backup.MaxAge))

@@ -45,7 +45,8 @@ func (s *Service) PlanDelete(ctx context.Context, req DeleteRequest) (*ops.Plan,
 
 // DeleteResult is what a finished deletion did.
 type DeleteResult struct {
-	DeleteID    string                  `json:"delete_id"`
+	DeleteID    string                  `json:"delete_id"`   // the background task; "" when Synchronous
+	Synchronous bool                    `json:"synchronous"` // deleted by the synchronous v1 delete
 	Shutdown    *synapse.ShutdownResult `json:"shutdown,omitempty"`
 	RefsCleared int64                   `json:"refs_cleared"`
 }
@@ -62,7 +63,7 @@ func (s *Service) ApplyDelete(ctx context.Context, p *ops.Plan, a ops.Approval, 
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.deleteOne(ctx, req.RoomID, "", synapse.DeleteRoomOptions{Block: req.Block, ForcePurge: req.Force}, func(pr ops.Progress) {
+	res, err := s.deleteOne(ctx, req.RoomID, "", synapse.DeleteRoomOptions{Block: req.Block, ForcePurge: req.Force}, false, func(pr ops.Progress) {
 		pr.Total, pr.Done = 1, 0
 		if progress != nil {
 			progress(pr)
@@ -72,7 +73,10 @@ func (s *Service) ApplyDelete(ctx context.Context, p *ops.Plan, a ops.Approval, 
 }
 
 // deleteOne deletes roomID (or resumes deleteID), waits, clears references.
-func (s *Service) deleteOne(ctx context.Context, roomID, name string, o synapse.DeleteRoomOptions, progress func(ops.Progress)) (*DeleteResult, error) {
+// With sync, a room not yet asked about is deleted with the synchronous v1
+// delete (see syncDelete); anything else goes through a background task
+// followed to its end.
+func (s *Service) deleteOne(ctx context.Context, roomID, name string, o synapse.DeleteRoomOptions, sync bool, progress func(ops.Progress)) (*DeleteResult, error) {
 	report := func(stage, detail string) {
 		if progress != nil {
 			progress(ops.Progress{Item: roomID, Stage: stage, Detail: detail})
@@ -100,16 +104,34 @@ func (s *Service) deleteOne(ctx context.Context, roomID, name string, o synapse.
 		if id == "" && known && entry.Stage == StageRequested {
 			// An earlier run asked and never heard back, and no task runs
 			// now: if the room is gone, Synapse finished; clear references.
-			if _, err := s.Synapse.Room(ctx, roomID); errors.Is(err, synapse.ErrNotFound) {
+			// A synchronous delete may have been cut off between purging
+			// the room's events and its state, and Synapse does not take it
+			// up again: a background delete of the gone room finishes that.
+			sync = false
+			if _, err := s.Synapse.Room(ctx, roomID); errors.Is(err, synapse.ErrNotFound) && !entry.Sync {
 				return s.finishRefs(ctx, roomID, name, res, report)
 			}
 		}
 		if id == "" {
-			if err := s.journal(Entry{RoomID: roomID, Name: name, Stage: StageRequested}); err != nil {
+			if err := s.journal(Entry{RoomID: roomID, Name: name, Stage: StageRequested, Sync: sync}); err != nil {
 				return res, err
+			}
+			if sync {
+				done, err := s.syncDelete(ctx, roomID, o, entry, known, res, report)
+				if done || err != nil {
+					if err != nil {
+						return res, err
+					}
+					return s.finishRefs(ctx, roomID, name, res, report)
+				}
 			}
 			report("deleting", "asking Synapse to delete")
 			id, err = s.Synapse.DeleteRoom(ctx, roomID, o)
+			// Taken back only if no request about the room may have
+			// arrived: not after a synchronous one whose answer was lost.
+			if err != nil && synapse.NeverSent(err) && !sync {
+				err = errors.Join(err, s.unrecord(roomID, entry, known))
+			}
 		}
 		if err != nil {
 			return res, fmt.Errorf("delete %s: %w", roomID, explain(err))
@@ -128,6 +150,42 @@ func (s *Service) deleteOne(ctx context.Context, roomID, name string, o synapse.
 		}
 	}
 	return s.finishRefs(ctx, roomID, name, res, report)
+}
+
+// syncDelete deletes roomID with the synchronous v1 delete, its request
+// already in the journal. done says Synapse answered that the room is
+// gone. A request that provably never left is taken out of the journal
+// again and returned as the error. Any other failure, an error answer or a
+// lost one, returns neither: the caller asks for a background delete,
+// which Synapse retries, can be followed, and does no harm if the first
+// request is still at work (the purge waits for its lock, then finds
+// nothing left).
+func (s *Service) syncDelete(ctx context.Context, roomID string, o synapse.DeleteRoomOptions, entry Entry, known bool, res *DeleteResult, report func(stage, detail string)) (done bool, err error) {
+	report("deleting", "asking Synapse to delete now")
+	sr, err := s.Synapse.DeleteRoomNow(ctx, roomID, o)
+	switch {
+	case err == nil:
+		res.Shutdown, res.Synchronous = sr, true
+		return true, nil
+	case synapse.NeverSent(err):
+		return false, fmt.Errorf("delete %s: %w", roomID, errors.Join(explain(err), s.unrecord(roomID, entry, known)))
+	case ctx.Err() != nil:
+		return false, fmt.Errorf("delete %s: %w", roomID, err)
+	}
+	report("deleting", "the synchronous delete did not succeed ("+text.Clean(err.Error())+"): asking for a background delete")
+	return false, nil
+}
+
+// unrecord takes back the journal entry of a delete request that never
+// reached Synapse, so that no later run reports it as started.
+func (s *Service) unrecord(roomID string, before Entry, known bool) error {
+	if s.Journal == nil {
+		return nil
+	}
+	if known {
+		return s.Journal.Set(before)
+	}
+	return s.Journal.Remove(roomID)
 }
 
 // deleteRetryWait is the first pause before asking Synapse again to delete a
@@ -336,7 +394,12 @@ func (s *Service) ApplyPurgeHistory(ctx context.Context, p *ops.Plan, a ops.Appr
 // runningDelete returns the ID of a scheduled or active delete task for
 // roomID, or "" when there is none.
 func (s *Service) runningDelete(ctx context.Context, roomID string) (string, error) {
-	tasks, err := s.Synapse.ScheduledTasks(ctx, "shutdown_and_purge_room", roomID, "")
+	if s.SynapseDB != nil {
+		if id, err := s.dbRunningDelete(ctx, roomID); err == nil {
+			return id, nil
+		}
+	}
+	tasks, err := s.Synapse.ScheduledTasks(ctx, shutdownAndPurgeAction, roomID, "")
 	if err != nil {
 		return "", err
 	}

@@ -14,14 +14,15 @@ import (
 // run leaves it, one room per stage, and finishes them with the
 // "--unfinished" purge: Synapse's running delete is followed (not sent
 // again), references are cleared for a room Synapse already removed, a
-// request that may never have reached Synapse is sent, and no other room is
-// touched.
+// request that may never have reached Synapse is sent, a synchronous delete
+// whose answer was lost is finished with a background delete (Synapse does
+// not take a synchronous one up again), and no other room is touched.
 func TestFinishUnfinishedDeletions(t *testing.T) {
 	ctx := ctxT(t)
 	f := newFixture(t)
 	p := prefix("finish")
-	ids := seed(t, p, 4, nil)
-	running, refsOnly, asked, bystander := ids[0], ids[1], ids[2], ids[3]
+	ids := seed(t, p, 5, nil)
+	running, refsOnly, asked, bystander, syncLost := ids[0], ids[1], ids[2], ids[3], ids[4]
 	for _, id := range ids {
 		f.addRefs(t, id)
 	}
@@ -67,29 +68,41 @@ func TestFinishUnfinishedDeletions(t *testing.T) {
 
 	// asked: the request was written to the journal, the answer never came
 	// (and here the request never went out).
-	if err := f.svc.Journal.Set(rooms.Entry{RoomID: asked, Stage: rooms.StageRequested}); err != nil {
+	// syncLost: a synchronous delete went through, its answer was lost.
+	if _, err := cl.DeleteRoomNow(ctx, syncLost, synapse.DeleteRoomOptions{}); err != nil {
 		t.Fatal(err)
+	}
+	for _, e := range []rooms.Entry{
+		{RoomID: asked, Stage: rooms.StageRequested},
+		{RoomID: syncLost, Stage: rooms.StageRequested, Sync: true},
+	} {
+		if err := f.svc.Journal.Set(e); err != nil {
+			t.Fatal(err)
+		}
 	}
 	plan, picked, err = f.svc.PlanPurge(ctx, rooms.Criteria{Unfinished: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(picked) != 3 || !plan.LosesData || !strings.Contains(strings.Join(plan.Impact, "\n"), "1 of them may never have reached Synapse") {
+	if len(picked) != 4 || !plan.LosesData || !strings.Contains(strings.Join(plan.Impact, "\n"), "2 of them may never have reached Synapse") {
 		t.Fatalf("with a request that may not have reached Synapse: %d rooms, loses data %v, impact %q", len(picked), plan.LosesData, plan.Impact)
 	}
 	rep, err := f.svc.ApplyPurge(ctx, plan, approve(t, plan), nil)
 	if err != nil {
 		t.Fatalf("finish: %v %+v", err, rep)
 	}
-	if rep.Count("deleted") != 3 {
-		t.Errorf("report %+v, want 3 deleted", rep.Outcomes)
+	if rep.Count("deleted") != 4 {
+		t.Errorf("report %+v, want 4 deleted", rep.Outcomes)
 	}
 	for _, o := range rep.Outcomes {
 		if o.RoomID == running && o.DeleteID != deleteID {
 			t.Errorf("running room finished with delete %q, want Synapse's %q followed, not a new one", o.DeleteID, deleteID)
 		}
+		if o.RoomID == syncLost && (o.DeleteID == "" || o.Synchronous) {
+			t.Errorf("the lost synchronous delete finished as %+v, want a background delete of the gone room", o)
+		}
 	}
-	for _, id := range []string{running, refsOnly, asked} {
+	for _, id := range []string{running, refsOnly, asked, syncLost} {
 		if roomExists(t, id) {
 			t.Errorf("room %s survived", id)
 		}

@@ -26,12 +26,15 @@ func (s Stage) unfinished() bool {
 
 // Entry is one room in the journal.
 type Entry struct {
-	RoomID   string    `json:"room_id"`
-	Name     string    `json:"name,omitempty"`
-	Stage    Stage     `json:"stage"`
-	DeleteID string    `json:"delete_id,omitempty"`
-	Error    string    `json:"error,omitempty"`
-	Updated  time.Time `json:"updated"`
+	RoomID   string `json:"room_id"`
+	Name     string `json:"name,omitempty"`
+	Stage    Stage  `json:"stage"`
+	DeleteID string `json:"delete_id,omitempty"`
+	// Sync says the request was the synchronous v1 delete, which leaves no
+	// task to follow: a rerun asks Synapse again (see deleteOne).
+	Sync    bool      `json:"sync,omitempty"`
+	Error   string    `json:"error,omitempty"`
+	Updated time.Time `json:"updated"`
 }
 
 // Key, Unfinished, Expired, Touched and Clone make an Entry an ops.Record.

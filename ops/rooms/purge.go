@@ -135,15 +135,18 @@ func (s *Service) PlanPurge(ctx context.Context, c Criteria) (*ops.Plan, []Candi
 	}
 	sort.Slice(picked, func(i, j int) bool { return picked[i].At.Before(picked[j].At) })
 	if s.App != nil {
-		for i := range picked {
+		// One query per room (the statements take a room ID), several at
+		// a time: a nightly run over thousands of rooms waited on them in
+		// turn.
+		if err := parallel(ctx, len(picked), 8, func(i int) error {
 			if picked[i].Skip != "" {
-				continue
+				return nil
 			}
 			refs, err := s.App.Count(ctx, picked[i].RoomID)
-			if err != nil {
-				return nil, nil, err
-			}
 			picked[i].Refs = total(refs)
+			return err
+		}); err != nil {
+			return nil, nil, err
 		}
 	}
 	// The approval phrase is the server name, not the count, so that a cron
@@ -243,40 +246,44 @@ func (s *Service) matching(ctx context.Context, c Criteria, cutoff time.Time) ([
 	if err != nil {
 		return nil, fmt.Errorf("read creation times: %w", explain(err))
 	}
-	var mu sync.Mutex
 	// A room created after the cut-off cannot have been idle since before
 	// it, so only older rooms need their newest event looked up.
 	var picked []Candidate
-	err = parallel(ctx, len(rooms), 8, func(i int) error {
-		r := rooms[i]
+	for _, r := range rooms {
 		at, ok := created[r.RoomID]
 		if !ok || !at.Before(cutoff) {
-			return nil
+			continue
 		}
-		cand := Candidate{RoomID: r.RoomID, Name: r.Name, Alias: r.CanonicalAlias, Members: r.JoinedMembers, At: at, Skip: skip[r.RoomID]}
-		if c.Inactive && cand.Skip == "" {
-			last, err := s.Synapse.RoomLastEventAt(ctx, r.RoomID)
-			switch {
-			case err != nil && fatalRead(ctx, err):
-				return fmt.Errorf("newest event of %s: %w", r.RoomID, explain(err))
-			case err != nil:
-				cand.Skip = "could not read its newest event for --inactive: " + err.Error()
-			case last.After(at):
-				cand.At = last
-			}
-			if !cand.At.Before(cutoff) {
-				return nil
-			}
+		picked = append(picked, Candidate{RoomID: r.RoomID, Name: r.Name, Alias: r.CanonicalAlias, Members: r.JoinedMembers, At: at, Skip: skip[r.RoomID]})
+	}
+	if !c.Inactive {
+		return picked, nil
+	}
+	var ask []string
+	for _, cand := range picked {
+		if cand.Skip == "" {
+			ask = append(ask, cand.RoomID)
 		}
-		mu.Lock()
-		picked = append(picked, cand)
-		mu.Unlock()
-		return nil
-	})
+	}
+	newest, unread, err := s.NewestEvents(ctx, ask)
 	if err != nil {
 		return nil, err
 	}
-	return picked, nil
+	kept := picked[:0]
+	for _, cand := range picked {
+		if cand.Skip == "" {
+			if why, ok := unread[cand.RoomID]; ok {
+				cand.Skip = "could not read its newest event for --inactive: " + why
+			} else if last := newest[cand.RoomID]; last.After(cand.At) {
+				cand.At = last
+			}
+			if cand.Skip == "" && !cand.At.Before(cutoff) {
+				continue
+			}
+		}
+		kept = append(kept, cand)
+	}
+	return kept, nil
 }
 
 // fillNames reads the name and alias of listed rooms that show neither: the
@@ -348,6 +355,7 @@ type Outcome struct {
 	Name        string `json:"name,omitempty"`
 	Status      string `json:"status"` // "deleted", "pending", "skipped", "failed"
 	DeleteID    string `json:"delete_id,omitempty"`
+	Synchronous bool   `json:"synchronous,omitempty"` // by the synchronous v1 delete: no delete ID
 	RefsCleared int64  `json:"refs_cleared,omitempty"`
 	Reason      string `json:"reason,omitempty"`
 	unreachable bool
@@ -356,6 +364,7 @@ type Outcome struct {
 // Report is the outcome of every room of a purge run.
 type Report struct {
 	Outcomes []Outcome `json:"outcomes"`
+	Pacing   Pacing    `json:"concurrency"` // how many deletions ran at once
 }
 
 // Count returns how many outcomes have status.
@@ -369,7 +378,8 @@ func (r *Report) Count(status string) int {
 	return n
 }
 
-// ApplyPurge deletes the planned rooms, a few at a time. Just before deleting
+// ApplyPurge deletes the planned rooms, several at a time: as many as keep
+// Synapse busiest, within MaxConcurrency (see pace.go). Just before deleting
 // a room it checks again that the room still matches (a message since the
 // plan, a member who joined): one that no longer does is skipped. A room
 // whose deletion could not finish is reported "pending" with the reason; a
@@ -392,29 +402,47 @@ func (s *Service) ApplyPurge(ctx context.Context, p *ops.Plan, a ops.Approval, p
 	var mu sync.Mutex
 	done := 0
 	var down atomic.Pointer[string] // why Synapse stopped answering (refused connections, not one slow room), once it has
-	_ = parallel(ctx, len(params.Rooms), s.concurrency(), func(i int) error {
-		r := params.Rooms[i]
-		var o Outcome
-		if why := down.Load(); why != nil {
-			// Each attempt would only wait out its retries: leave the rest
-			// for the next run.
-			o = Outcome{RoomID: r.RoomID, Name: r.Name, Status: "pending", Reason: "not started: " + *why}
-		} else {
-			o = s.purgeOne(ctx, r, c, cutoff)
-			if o.Status == "pending" && o.unreachable {
-				why := "Synapse stopped answering"
-				down.CompareAndSwap(nil, &why)
+	pace := newPacer(s.MaxConcurrency)
+	ctx = synapse.WithTrace(ctx, &synapse.Trace{RateLimited: pace.rateLimited})
+	var wg sync.WaitGroup
+	for i, r := range params.Rooms {
+		if pace.acquire(ctx) != nil {
+			break // the rooms not started are reported pending below
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			var o Outcome
+			if why := down.Load(); why != nil {
+				// Each attempt would only wait out its retries: leave the
+				// rest for the next run.
+				o = Outcome{RoomID: r.RoomID, Name: r.Name, Status: "pending", Reason: "not started: " + *why}
+			} else {
+				o = s.purgeOne(ctx, r, c, cutoff)
+				if o.Status == "pending" && o.unreachable {
+					why := "Synapse stopped answering"
+					down.CompareAndSwap(nil, &why)
+				}
 			}
-		}
-		mu.Lock()
-		rep.Outcomes[i] = o
-		done++
-		if progress != nil {
-			progress(ops.Progress{Item: r.RoomID, Stage: o.Status, Done: done, Total: len(params.Rooms), Detail: o.Reason})
-		}
-		mu.Unlock()
-		return nil // one room's trouble does not stop the others
-	})
+			// Only a room Synapse was asked to delete, start to end, tells
+			// the pacer how fast Synapse goes.
+			var took time.Duration
+			if o.Status == "deleted" && r.Resume == "" {
+				took = time.Since(start)
+			}
+			pace.release(took)
+			mu.Lock()
+			rep.Outcomes[i] = o
+			done++
+			if progress != nil {
+				progress(ops.Progress{Item: r.RoomID, Stage: o.Status, Done: done, Total: len(params.Rooms), Detail: o.Reason})
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	rep.Pacing = pace.report()
 	for i, o := range rep.Outcomes {
 		if o.Status == "" { // never started: the context ended
 			rep.Outcomes[i] = Outcome{RoomID: params.Rooms[i].RoomID, Name: params.Rooms[i].Name, Status: "pending", Reason: "not started: " + errText(ctx.Err())}
@@ -441,8 +469,10 @@ func (s *Service) purgeOne(ctx context.Context, r Candidate, c Criteria, cutoff 
 			return o
 		}
 	}
+	small := false
 	if r.Resume == "" {
-		why, err := s.stillMatches(ctx, r, c, cutoff)
+		why, fits, err := s.stillMatches(ctx, r, c, cutoff)
+		small = fits
 		switch {
 		case err != nil && fatalRead(ctx, err):
 			o.Status, o.Reason, o.unreachable = "pending", err.Error(), synapseDown(err)
@@ -457,9 +487,9 @@ func (s *Service) purgeOne(ctx context.Context, r Candidate, c Criteria, cutoff 
 			return o
 		}
 	}
-	res, err := s.deleteOne(ctx, r.RoomID, r.Name, synapse.DeleteRoomOptions{}, nil)
+	res, err := s.deleteOne(ctx, r.RoomID, r.Name, synapse.DeleteRoomOptions{}, small, nil)
 	if res != nil {
-		o.DeleteID, o.RefsCleared = res.DeleteID, res.RefsCleared
+		o.DeleteID, o.RefsCleared, o.Synchronous = res.DeleteID, res.RefsCleared, res.Synchronous
 	}
 	switch {
 	case err == nil:
@@ -473,27 +503,21 @@ func (s *Service) purgeOne(ctx context.Context, r Candidate, c Criteria, cutoff 
 }
 
 // stillMatches re-checks the facts that can change between plan and apply.
-func (s *Service) stillMatches(ctx context.Context, r Candidate, c Criteria, cutoff time.Time) (string, error) {
-	d, err := s.Synapse.Room(ctx, r.RoomID)
-	if errors.Is(err, synapse.ErrNotFound) {
-		return "the room no longer exists", nil
+// small says Synapse's database shows a room short enough for the
+// synchronous delete (see Service.SyncDeleteMax).
+func (s *Service) stillMatches(ctx context.Context, r Candidate, c Criteria, cutoff time.Time) (why string, small bool, err error) {
+	f, err := s.readRoomNow(ctx, r.RoomID, c.Inactive)
+	switch {
+	case err != nil:
+		return "", false, err
+	case !f.exists:
+		return "the room no longer exists", false, nil
+	case c.EmptyOnly && f.joined > 0:
+		return fmt.Sprintf("%d members joined since the plan", f.joined), false, nil
+	case c.Inactive && !f.newest.Before(cutoff):
+		return "it had an event since the cut-off", false, nil
 	}
-	if err != nil {
-		return "", err
-	}
-	if c.EmptyOnly && d.JoinedMembers > 0 {
-		return fmt.Sprintf("%d members joined since the plan", d.JoinedMembers), nil
-	}
-	if c.Inactive {
-		last, err := s.Synapse.RoomLastEventAt(ctx, r.RoomID)
-		if err != nil {
-			return "", err
-		}
-		if !last.Before(cutoff) {
-			return "it had an event since the cut-off", nil
-		}
-	}
-	return "", nil
+	return "", f.depth > 0 && f.depth <= int64(s.syncDeleteMax()), nil
 }
 
 func isServerError(err error) bool {

@@ -2,12 +2,17 @@ package rooms_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +21,7 @@ import (
 	"synops/ops"
 	"synops/ops/rooms"
 	"synops/synapse"
+	"synops/synapse/synapsetest"
 )
 
 const purgeAge = 30 * 24 * time.Hour
@@ -100,6 +106,21 @@ func TestRetentionPurgeSelectsExactlyOlderRooms(t *testing.T) {
 		}
 		if got, want := candidateIDs(picked), sorted(a[1:]); !slices.Equal(got, want) {
 			t.Errorf("picked %v, want batch A without %s, which had a message after the cut-off", got, a[0])
+		}
+		// Without Synapse's database, one admin API call per room finds
+		// the same newest events.
+		api := &rooms.Service{Synapse: f.svc.Synapse, App: f.svc.App, Guard: f.svc.Guard, Server: f.svc.Server, Now: f.svc.Now}
+		_, byAPI, err := api.PlanPurge(ctx, rooms.Criteria{OlderThan: purgeAge, Pattern: pattern, Inactive: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := candidateIDs(byAPI), candidateIDs(picked); !slices.Equal(got, want) {
+			t.Errorf("through the API: picked %v, want what the database picked %v", got, want)
+		}
+		for i := range byAPI {
+			if byAPI[i].At != picked[i].At {
+				t.Errorf("%s: newest event at %s through the API, %s in the database", byAPI[i].RoomID, byAPI[i].At, picked[i].At)
+			}
 		}
 	})
 	t.Run("exclude", func(t *testing.T) {
@@ -243,7 +264,21 @@ func othersThan(t *testing.T, ids []string) []string {
 // held requests go out to a dead port. (A task killed halfway holds
 // Synapse's purge lock for the room until the lock expires, about two
 // minutes later; synops just waits for it, which is too slow for a test.)
+//
+// It runs twice: with the small rooms deleted by the synchronous v1 delete
+// (a request held at the kill provably never reached Synapse, so it is taken
+// out of the journal again and the rerun starts it afresh), and with every
+// room a background task (the rerun follows the tasks Synapse accepted).
 func TestRetentionPurgeSynapseDies(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		syncMax int
+	}{{"synchronous deletes", 0}, {"background deletes", -1}} {
+		t.Run(c.name, func(t *testing.T) { retentionPurgeSynapseDies(t, c.syncMax) })
+	}
+}
+
+func retentionPurgeSynapseDies(t *testing.T, syncMax int) {
 	ctx := ctxT(t)
 	t.Cleanup(func() { // the tests after this one need Synapse
 		if !bed.Synapse.Running() {
@@ -262,6 +297,7 @@ func TestRetentionPurgeSynapseDies(t *testing.T) {
 	// A read of the locked room waits for the lock: 4s per attempt keeps the
 	// rerun from waiting a minute for it.
 	f := newFixture(t, synapse.WithBackoff(10*time.Millisecond), synapse.WithTimeout(4*time.Second), synapse.WithHTTPClient(&http.Client{Transport: hold}))
+	f.svc.SyncDeleteMax = syncMax
 	p := prefix("fault")
 	pattern := "^" + regexp.QuoteMeta(p)
 	a := seed(t, p+"a", 30, nil)
@@ -294,7 +330,7 @@ func TestRetentionPurgeSynapseDies(t *testing.T) {
 	if got, want := candidateIDs(picked), sorted(a); !slices.Equal(got, want) {
 		t.Fatalf("picked %v, want exactly batch A", got)
 	}
-	f.svc.Concurrency = 2
+	f.svc.MaxConcurrency = 2
 	approval := approve(t, plan)
 	held := make(chan struct{})
 	deleted := 0
@@ -341,6 +377,9 @@ func TestRetentionPurgeSynapseDies(t *testing.T) {
 		switch o.Status {
 		case "deleted":
 			doneIDs = append(doneIDs, o.RoomID)
+			if sync := syncMax >= 0; o.Synchronous != sync || (o.DeleteID == "") != sync {
+				t.Errorf("%s deleted synchronously %v with delete ID %q; want synchronous %v", o.RoomID, o.Synchronous, o.DeleteID, sync)
+			}
 		case "pending":
 			pendingIDs = append(pendingIDs, o.RoomID)
 			if o.DeleteID != "" {
@@ -401,7 +440,7 @@ func TestRetentionPurgeSynapseDies(t *testing.T) {
 		t.Errorf("second plan resumes %v, want the rooms whose Synapse delete had started %v", resumed, want)
 	}
 	t.Logf("second plan: %d rooms, %d resume a Synapse delete already started", len(picked2), len(resumed))
-	f.svc.Concurrency = 0
+	f.svc.MaxConcurrency = 0
 	second := time.Now()
 	var mu sync.Mutex
 	var askedAgain []string
@@ -643,4 +682,131 @@ func pgxQueryRow(t *testing.T, sql string) pgx.Row {
 	}
 	t.Cleanup(func() { conn.Close(context.Background()) })
 	return conn.QueryRow(ctx, sql)
+}
+
+// A purge deletes a room whose history Synapse's database shows short with
+// the synchronous v1 delete, and a longer one with a background task; and
+// when Synapse, or a proxy in front of it, answers 429, it halves the
+// number of deletions in flight at once and still deletes every room. The
+// proxy here answers the first two DELETEs 429, as nginx's limit_req does.
+func TestPurgeMethodAndRateLimit(t *testing.T) {
+	ctx := ctxT(t)
+	p := prefix("pace")
+	ids := seed(t, p, 6, func(i int, s *synapsetest.RoomSpec) {
+		if i == 0 {
+			s.Messages = 15 // deeper than SyncDeleteMax
+		}
+	})
+	target, _ := url.Parse(bed.Synapse.BaseURL)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	var limited atomic.Int32
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodDelete && limited.Add(1) <= 2 {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusTooManyRequests)
+			fmt.Fprint(w, `{"errcode":"M_LIMIT_EXCEEDED","error":"Too Many Requests","retry_after_ms":50}`)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	f := newFixture(t)
+	cl, err := synapse.New(proxy.URL, bed.Synapse.AdminToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc.Synapse = cl
+	f.svc.SyncDeleteMax = 12
+	f.svc.Now = fixedClock(time.Now().Add(purgeAge + time.Hour))
+	plan, picked, err := f.svc.PlanPurge(ctx, rooms.Criteria{OlderThan: purgeAge, Pattern: "^" + regexp.QuoteMeta(p)})
+	if err != nil || len(picked) != len(ids) {
+		t.Fatalf("plan: %v, %d rooms; want %d", err, len(picked), len(ids))
+	}
+	rep, err := f.svc.ApplyPurge(ctx, plan, approve(t, plan), nil)
+	if err != nil || rep.Count("deleted") != len(ids) {
+		t.Fatalf("ApplyPurge: %v, %+v; want all %d deleted", err, rep, len(ids))
+	}
+	for _, o := range rep.Outcomes {
+		deep := o.RoomID == ids[0]
+		if o.Synchronous == deep || (o.DeleteID != "") != deep {
+			t.Errorf("%s (deep %v): synchronous %v, delete ID %q; want the deep room as a background task, the others synchronous", o.RoomID, deep, o.Synchronous, o.DeleteID)
+		}
+		if roomExists(t, o.RoomID) {
+			t.Errorf("room %s survived", o.RoomID)
+		}
+	}
+	pace := rep.Pacing
+	if pace.RateLimited != 2 || len(pace.Limits) < 2 || pace.Limits[0] != 4 || pace.Limits[1] != 2 {
+		t.Errorf("pacing %+v: want 2 rate limits seen and the starting limit 4 halved to 2", pace)
+	}
+	if pace.Max != rooms.DefaultMaxConcurrency || pace.Peak > 4 {
+		t.Errorf("pacing %+v: want the default maximum %d and never more than 4 at once", pace, rooms.DefaultMaxConcurrency)
+	}
+}
+
+// A synchronous delete whose answer is lost may have been done: its
+// journal entry stays, even when the background delete asked for next is
+// refused outright, and the next run finishes the room. Here a proxy in
+// front of the real Synapse passes the v1 DELETE on, drops the answer and
+// stops listening.
+func TestPurgeLostSynchronousAnswer(t *testing.T) {
+	ctx := ctxT(t)
+	p := prefix("lost")
+	ids := seed(t, p, 1, nil)
+	room := ids[0]
+	target, _ := url.Parse(bed.Synapse.BaseURL)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	var proxy *httptest.Server
+	proxy = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodDelete && strings.HasPrefix(r.URL.Path, "/_synapse/admin/v1/rooms/") {
+			rec := httptest.NewRecorder()
+			rp.ServeHTTP(rec, r)   // Synapse deletes the room,
+			proxy.Listener.Close() // nothing more gets through,
+			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				conn.Close() // and the answer is lost
+			}
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	f := newFixture(t)
+	f.addRefs(t, room)
+	// No kept-alive connection: once the proxy stops listening, every
+	// request is refused before it is sent.
+	cl, err := synapse.New(proxy.URL, bed.Synapse.AdminToken, synapse.WithRetries(0),
+		synapse.WithHTTPClient(&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct := f.svc.Synapse
+	f.svc.Synapse = cl
+	f.svc.Now = fixedClock(time.Now().Add(purgeAge + time.Hour))
+	crit := rooms.Criteria{OlderThan: purgeAge, Pattern: "^" + regexp.QuoteMeta(p)}
+	plan, _, err := f.svc.PlanPurge(ctx, crit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := f.svc.ApplyPurge(ctx, plan, approve(t, plan), nil)
+	if err == nil || rep.Count("pending") != 1 {
+		t.Fatalf("first run: %v %+v; want the room pending", err, rep)
+	}
+	if roomExists(t, room) {
+		t.Fatal("Synapse did not delete the room; the test wants the answer lost, not the request")
+	}
+	if e, ok := f.svc.Journal.Get(room); !ok || e.Stage != rooms.StageRequested || !e.Sync {
+		t.Fatalf("journal entry %+v (found %v); want the synchronous request kept", e, ok)
+	}
+	f.svc.Synapse = direct
+	plan, picked, err := f.svc.PlanPurge(ctx, crit)
+	if err != nil || len(picked) != 1 || picked[0].Resume != rooms.StageRequested {
+		t.Fatalf("second plan: %v %+v; want the room, resuming", err, picked)
+	}
+	rep, err = f.svc.ApplyPurge(ctx, plan, approve(t, plan), nil)
+	if err != nil || rep.Count("deleted") != 1 || rep.Outcomes[0].DeleteID == "" {
+		t.Fatalf("second run: %v %+v; want the room finished by a background delete", err, rep)
+	}
+	if ev, ch := f.refs(t, room); ev+ch != 0 {
+		t.Errorf("references left: %d events, %d chatRooms", ev, ch)
+	}
 }

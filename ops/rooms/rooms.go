@@ -33,7 +33,10 @@ type Service struct {
 	Server      string
 	Environment string
 	Now         func() time.Time
-	Concurrency int // deletions at once (default 4; Synapse runs 5 tasks at a time)
+	// MaxConcurrency caps the deletions a purge keeps in flight; within it
+	// the purge finds its own pace (see pace.go). 0 means
+	// DefaultMaxConcurrency.
+	MaxConcurrency int
 	// ServerRetention is the server's retention policy in words (from
 	// homeserver.yaml), shown beside a room's own m.room.retention.
 	ServerRetention string
@@ -41,7 +44,17 @@ type Service struct {
 	sizesMu sync.Mutex
 	sizes   map[string]int64
 	sizesAt time.Time
-	Poll    time.Duration // delete/purge status polling (default 500ms)
+	// SyncDeleteMax: a purge deletes a room whose history Synapse's
+	// database shows at most this long (about this many events) with the
+	// synchronous v1 delete, which costs Synapse least; longer rooms, and
+	// every room when the database is not configured, get a background
+	// delete that no HTTP time limit can cut short. 0 means
+	// DefaultSyncDeleteMax, negative never.
+	SyncDeleteMax int
+	// Poll is the longest wait between two status checks of a deletion or
+	// history purge (default 500ms); the first checks come much sooner
+	// (synapse.Poller).
+	Poll time.Duration
 }
 
 func (s *Service) now() time.Time {
@@ -51,18 +64,23 @@ func (s *Service) now() time.Time {
 	return s.Now()
 }
 
+// DefaultSyncDeleteMax is Service.SyncDeleteMax's default: an OpenMeet
+// event room is far shorter, and Synapse deletes a room this long in well
+// under a second, far inside the client's 15s per request.
+const DefaultSyncDeleteMax = 250
+
+func (s *Service) syncDeleteMax() int {
+	if s.SyncDeleteMax == 0 {
+		return DefaultSyncDeleteMax
+	}
+	return s.SyncDeleteMax
+}
+
 func (s *Service) poll() time.Duration {
 	if s.Poll <= 0 {
 		return 500 * time.Millisecond
 	}
 	return s.Poll
-}
-
-func (s *Service) concurrency() int {
-	if s.Concurrency <= 0 {
-		return 4
-	}
-	return s.Concurrency
 }
 
 // Impact is what the plan of a room operation shows.

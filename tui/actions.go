@@ -54,6 +54,10 @@ type Change struct {
 	Apply func(ctx context.Context, p *ops.Plan, a ops.Approval, progress func(ops.Progress)) (JobResult, error)
 	// JobLabel names the job; by default the title and the plan's target.
 	JobLabel func(p *ops.Plan) string
+	// Describe, when set, gives the dialog's lines instead of the plan's
+	// step titles and impact (a reset's steps carry whole commands, shown
+	// in its pane; the dialog leads with what is lost).
+	Describe func(p *ops.Plan) []string
 	// Confirm says whether the plan needs the typed confirmation; by
 	// default any plan that changes something does. A reset's steps that
 	// destroy nothing run under the reset's one approval.
@@ -289,10 +293,14 @@ func (r *runner) planned(msg planReadyMsg) tea.Cmd {
 		Title: msg.change.Title, Server: p.Server, Environment: p.Environment,
 		Production: p.Environment == "production", Target: msg.req.Phrase(), Risk: p.Risk().String(), Tag: tag,
 	}
-	for _, s := range p.Steps {
-		req.Impact = append(req.Impact, s.Title)
+	if msg.change.Describe != nil {
+		req.Impact = msg.change.Describe(p)
+	} else {
+		for _, s := range p.Steps {
+			req.Impact = append(req.Impact, s.Title)
+		}
+		req.Impact = append(req.Impact, p.Impact...)
 	}
-	req.Impact = append(req.Impact, p.Impact...)
 	if p.LosesData {
 		if msg.req.NeedsWaiver() {
 			req.Warning = "⚠ " + msg.req.BackupNote + ": type the target followed by \"" + ops.WaiverSuffix + "\" to accept losing this data"

@@ -105,6 +105,10 @@ const (
 	ownerReset    = "Reset"
 )
 
+// ServerResetMsg says a reset has emptied the server and given synops a new
+// admin: the panes that list what is on it read it again.
+type ServerResetMsg struct{}
+
 // ToastMsg shows a message on the toast line for a few seconds.
 type ToastMsg struct {
 	Text  string

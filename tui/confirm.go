@@ -119,8 +119,8 @@ func (d *Confirm) Update(msg tea.Msg) (tea.Cmd, bool) {
 	return nil, false
 }
 
-// View draws the dialog box. Impact lines are cut to one line each and, when
-// the screen is short, to as many as fit: the input and the buttons always show.
+// View draws the dialog box. Impact lines wrap and, when the screen is
+// short, as many as fit show: the input and the buttons always do.
 func (d *Confirm) View() string {
 	s := d.c.Styles
 	inner := d.width - 4 // border and horizontal padding
@@ -157,16 +157,26 @@ func (d *Confirm) View() string {
 	// Room for the impact: the height less the border, the fixed parts and
 	// the two blank lines around the impact.
 	room := d.height - 2 - len(top) - (len(bottom) + 2) - 2
+	// Each impact wraps (a notice's message, a path: the operator approves
+	// what they can read); when the screen is short, what does not fit is
+	// counted.
 	impact := make([]string, 0, len(d.req.Impact))
 	for i, l := range d.req.Impact {
-		if len(impact) == room-1 && i < len(d.req.Impact)-1 {
+		lines := wrap(clean(l), inner-4)
+		if len(impact)+len(lines) > room || (len(impact)+len(lines) == room && i < len(d.req.Impact)-1) {
+			if len(impact) == room {
+				impact = impact[:room-1]
+			}
 			impact = append(impact, s.Muted.Render(fmt.Sprintf("  … and %d more", len(d.req.Impact)-i)))
 			break
 		}
-		if len(impact) >= room {
-			break
+		for j, w := range lines {
+			lead := "  • "
+			if j > 0 {
+				lead = "    "
+			}
+			impact = append(impact, line(lead+w))
 		}
-		impact = append(impact, line("  • "+clean(l)))
 	}
 	parts := append(top, "")
 	if len(impact) > 0 {

@@ -133,7 +133,14 @@ func (p *ResetPane) resetActions() []Action {
 		return key.NewBinding(key.WithKeys(keys), key.WithHelp(keys, help))
 	}
 	return []Action{
-		{Name: "check", Key: p.c.Keys.Refresh, Palette: "reset: run the checklist again", Footer: true, Do: func(string) tea.Cmd { return p.load() }},
+		{Name: "check", Key: p.c.Keys.Refresh, Palette: "reset: run the checklist again", Footer: true, Do: func(string) tea.Cmd {
+			if w := run.current(); w != nil {
+				if ended, _ := w.Ended(); ended {
+					run.setWalk(nil) // done with: the checklist is for the next reset
+				}
+			}
+			return p.load()
+		}},
 		{Name: "told", Key: k("t", "team told"), Palette: "reset: record that the team has been told", Footer: true, Mutates: true,
 			Ask: &Ask{Prompt: func(string) string { return "how was the team told? " }, Check: func(string) error { return nil }},
 			Answer: func(_, note string) tea.Cmd {
@@ -195,6 +202,24 @@ func (p *ResetPane) resetActions() []Action {
 					run.setWalk(w)
 					return Done("the reset has started", nil)
 				},
+				// The dialog leads with what is lost, then the steps by
+				// name: their commands are in the pane behind it.
+				Describe: func(pl *ops.Plan) []string {
+					var out []string
+					if len(pl.Impact) > 0 {
+						out = append(out, pl.Impact[0])
+					}
+					if rp := run.planned(pl.ID); rp != nil {
+						for i, st := range rp.Steps[rp.First:] {
+							line := fmt.Sprintf("%d. %s", rp.First+i+1, st.Title)
+							if st.Risk >= ops.Destructive {
+								line += " (" + st.Risk.String() + ": asks again)"
+							}
+							out = append(out, line)
+						}
+					}
+					return out
+				},
 				JobLabel: func(*ops.Plan) string { return "Start the reset" }}},
 		{Name: "next", Key: k("x", "run the next step"), Palette: "reset: run the next step", Footer: true, Mutates: true,
 			Change: &Change{Title: "Reset step", NoTarget: true,
@@ -211,12 +236,19 @@ func (p *ResetPane) resetActions() []Action {
 				Confirm: reset.NeedsConfirm,
 				Apply: func(ctx context.Context, pl *ops.Plan, a ops.Approval, progress func(ops.Progress)) (JobResult, error) {
 					w := run.current()
+					cur, _ := w.Current()
 					err := w.ApplyStep(ctx, pl, a, run.progress(progress))
 					var se *reset.StepError
 					if errors.As(err, &se) && se.Next != "" {
 						err = fmt.Errorf("%w; next: %s", err, se.Next)
 					}
-					return Done(pl.Steps[0].Title+": done", err)
+					summary := "done"
+					for _, st := range w.Steps() {
+						if st.ID == cur.ID && st.Evidence != "" {
+							summary = st.Evidence
+						}
+					}
+					return Done(summary, err)
 				},
 				JobLabel: func(pl *ops.Plan) string { return "Reset: " + pl.Steps[0].Title }}},
 	}
@@ -276,8 +308,10 @@ func (p *ResetPane) changed(msg JobDoneMsg) tea.Cmd {
 	}
 	if (msg.Action == "start" || msg.Action == "next") && msg.Err == nil {
 		if w := p.run.current(); w != nil {
-			if ended, _ := w.Ended(); !ended {
+			if ended, err := w.Ended(); !ended {
 				cmds = append(cmds, p.actions.Run(p.actions.Find("next"), ownerReset, ""))
+			} else if err == nil {
+				cmds = append(cmds, func() tea.Msg { return ServerResetMsg{} })
 			}
 		}
 	}
@@ -315,21 +349,22 @@ func (p *ResetPane) View() string {
 		head += " · checking…"
 	}
 	out = append(out, s.Muted.Render(text.Clean(head)), "", s.Group.Render("Before the reset"))
+	walking := p.run.current() != nil
 	mark := map[reset.Status]func(...string) string{reset.OK: s.OK.Render, reset.Warn: s.Warn.Render, reset.Fail: s.Crit.Render,
 		reset.Pending: s.Warn.Render, reset.Skipped: s.Muted.Render}
-	for _, it := range rp.Checklist.Items {
-		ev := it.Evidence
-		line := " " + mark[it.Status](it.Status.Mark()) + " " + text.Clean(it.Title)
-		if ev != "" {
-			line += s.Muted.Render(" · " + text.Clean(ev))
+	if walking {
+		// Under way, the steps matter: the checklist approved the start.
+		switch ended, err := p.run.current().Ended(); {
+		case ended && err == nil:
+			out = append(out, cell(s.OK.Render(" ✓ The reset is complete: "+text.Clean(rp.Op.Server)+" is empty and runs, and synops and the application use the new admin's token."), p.w),
+				cell(s.Muted.Render("   r runs the checklist again (for another reset)"), p.w))
+		case ended:
+			out = append(out, cell(s.Crit.Render(" ✗ The reset stopped: "+text.Clean(err.Error())), p.w))
+		default:
+			out = append(out, cell(s.Muted.Render(" checked and approved when the reset started"), p.w))
 		}
-		out = append(out, cell(line, p.w))
-		if it.Hint != "" && it.Status != reset.OK {
-			out = append(out, cell(s.Hint.Render("     → "+text.Clean(it.Hint)), p.w))
-		}
-	}
-	for _, n := range rp.Notes {
-		out = append(out, cell(s.Warn.Render(" ! "+text.Clean(n)), p.w))
+	} else {
+		out = append(out, p.checklist(rp, mark)...)
 	}
 	if rp.StepsError != "" {
 		out = append(out, s.Crit.Render(text.Clean(rp.StepsError)))
@@ -379,4 +414,57 @@ func (p *ResetPane) View() string {
 		}
 	}
 	return fit(strings.Join(out, "\n"), p.w, p.h)
+}
+
+// checklist draws the pre-reset checks: what holds on one line with its
+// evidence as far as it fits; what does not with all its evidence and what
+// to do about it here.
+func (p *ResetPane) checklist(rp *reset.Plan, mark map[reset.Status]func(...string) string) []string {
+	s := p.c.Styles
+	var out []string
+	for _, it := range rp.Checklist.Items {
+		line := " " + mark[it.Status](it.Status.Mark()) + " " + text.Clean(it.Title)
+		if it.Status == reset.OK || it.Status == reset.Skipped {
+			if it.Evidence != "" {
+				line += s.Muted.Render(" · " + text.Clean(it.Evidence))
+			}
+			out = append(out, cell(line, p.w))
+			continue
+		}
+		out = append(out, cell(line, p.w))
+		if it.Evidence != "" {
+			for _, l := range wrap(text.Clean(it.Evidence), max(p.w-6, 20)) {
+				out = append(out, cell(s.Muted.Render("     "+l), p.w))
+			}
+		}
+		todo := offerHints(it.Offer, rp.Op.Server)
+		if todo == "" {
+			todo = text.Clean(it.Hint)
+		}
+		if todo != "" {
+			for _, l := range wrap("→ "+todo, max(p.w-6, 20)) {
+				out = append(out, cell(s.Hint.Render("     "+l), p.w))
+			}
+		}
+	}
+	for _, n := range rp.Notes {
+		out = append(out, cell(s.Warn.Render(" ! "+text.Clean(n)), p.w))
+	}
+	return out
+}
+
+// offerHints says, in this pane's keys, what a checklist item offers.
+func offerHints(offers []string, server string) string {
+	var out []string
+	for _, o := range offers {
+		switch o {
+		case reset.OfferNotify:
+			out = append(out, "n sends a notice to every local user (or the configured room)")
+		case reset.OfferTold:
+			out = append(out, "t records that you told them yourself")
+		case reset.OfferBackup:
+			out = append(out, "b takes and verifies a backup now; or S and type \""+text.Clean(server)+" without backup\" to go without")
+		}
+	}
+	return strings.Join(out, "; ")
 }

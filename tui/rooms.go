@@ -224,6 +224,9 @@ func (p *RoomsPane) Update(msg tea.Msg) tea.Cmd {
 		return nil
 	case JobDoneMsg:
 		return p.changed(msg)
+	case ServerResetMsg:
+		p.sub.Close()
+		return p.load()
 	case ActionMsg:
 		return p.action(msg.Action)
 	case tea.KeyPressMsg:

@@ -201,6 +201,8 @@ func (p *SecurityPane) Update(msg tea.Msg) tea.Cmd {
 			return tea.Batch(p.load(), p.tokenAge())
 		}
 		return nil
+	case ServerResetMsg:
+		return tea.Batch(p.load(), p.tokenAge())
 	case ActionMsg:
 		return p.action(msg.Action)
 	case tea.KeyPressMsg:

@@ -197,6 +197,9 @@ func (p *UsersPane) Update(msg tea.Msg) tea.Cmd {
 		return nil
 	case JobDoneMsg:
 		return p.changed(msg)
+	case ServerResetMsg:
+		p.sub.Close()
+		return p.load()
 	case ActionMsg:
 		return p.action(msg.Action)
 	case tea.KeyPressMsg:

@@ -68,7 +68,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logf("starting PostgreSQL and Synapse…")
 	startCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	bed, err := testbed.Start(startCtx, testbed.Options{ServerName: "sandbox.local", Dir: filepath.Join(abs, "synapse"), Settle: true})
+	bed, err := testbed.Start(startCtx, testbed.Options{ServerName: "sandbox.local", Dir: filepath.Join(abs, "synapse"), Settle: true,
+		// Server notices, so the reset's "tell the team" reaches everyone.
+		Extra: map[string]any{"server_notices": map[string]any{
+			"system_mxid_localpart": "notices", "system_mxid_display_name": "Server Notices", "room_name": "Server Notices"}}})
 	if err != nil {
 		return err
 	}

@@ -185,6 +185,7 @@ func (s *Service) Plan(ctx context.Context, req Request) (*Plan, error) {
 		}
 		op.Steps = append(op.Steps, ops.Step{Title: title, Risk: st.Risk})
 	}
+	op.Impact = append(op.Impact, loss(s.Server, f.users, f.rooms))
 	for _, it := range cl.Items {
 		line := it.Status.Mark() + " " + it.Title + ": " + it.Evidence
 		op.Impact = append(op.Impact, line)
@@ -195,6 +196,15 @@ func (s *Service) Plan(ctx context.Context, req Request) (*Plan, error) {
 		Steps: p.Steps, OldAdmin: oldAdmin, Users: f.users, Rooms: f.rooms}
 	op.Params, _ = json.Marshal(p.params)
 	return p, nil
+}
+
+// loss says what the reset deletes, first in the approval's impact.
+func loss(server string, users, rooms int64) string {
+	what := "every account, room, message and media file"
+	if users > 0 || rooms > 0 {
+		what = fmt.Sprintf("all %d local accounts, %d rooms, their messages and every media file", users, rooms)
+	}
+	return "deletes " + what + " on " + server + "; the application's Matrix references are cleared"
 }
 
 // mergeState marks the steps as an earlier run left them and finds where

@@ -96,6 +96,16 @@ func NewActions(c *Common, list ...Action) *Actions {
 	return &Actions{c: c, list: list}
 }
 
+// Enable turns the action called name on or off: its key, help and
+// palette entry (an action whose dependency is missing).
+func (as *Actions) Enable(name string, on bool) {
+	for i := range as.list {
+		if as.list[i].Name == name {
+			as.list[i].Key.SetEnabled(on)
+		}
+	}
+}
+
 // usable reports whether a may run now.
 func (as *Actions) usable(a *Action) bool {
 	return !(a.Mutates && as.c.ReadOnly) && (a.Key.Enabled() || len(a.Key.Keys()) == 0)

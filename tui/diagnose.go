@@ -19,6 +19,9 @@ import (
 type Diagnoser interface {
 	Symptoms() []diagnose.Symptom
 	Run(ctx context.Context, symptomID string) (diagnose.Verdict, error)
+	// ForRoom is the checks of one room's symptoms (diagnose.TakesRoom),
+	// run on that room.
+	ForRoom(roomID string) Diagnoser
 }
 
 // DiagnoseView lists the symptoms; Enter runs the checks for one (as a job in
@@ -33,6 +36,14 @@ type DiagnoseView struct {
 	verdicts map[string]diagnose.Verdict
 	errs     map[string]string
 	run      key.Binding
+	subject  string // "room !x:y" when the checks are of one room
+}
+
+// NewRoomDiagnoseView opens the symptom list of one room (the Rooms pane's d).
+func NewRoomDiagnoseView(c *Common, d Diagnoser, roomID string) *DiagnoseView {
+	v := NewDiagnoseView(c, d.ForRoom(roomID))
+	v.subject = "room " + roomID
+	return v
 }
 
 // NewDiagnoseView opens the symptom list.
@@ -116,6 +127,9 @@ func (v *DiagnoseView) start() tea.Cmd {
 func (v *DiagnoseView) View(w, h int) string {
 	s := v.c.Styles
 	out := []string{s.Title.Render("Diagnose") + s.Muted.Render(" · the troubleshooting sections of the ops guides, as checks")}
+	if v.subject != "" {
+		out[0] = s.Title.Render("Diagnose "+text.Clean(v.subject)) + s.Muted.Render(" · the ops guides' checks for one room")
+	}
 	for i, sym := range v.symptoms {
 		mark := s.Unknown.Render("·")
 		if vd, ok := v.verdicts[sym.ID]; ok {

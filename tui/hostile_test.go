@@ -214,6 +214,8 @@ func (verdicts) Symptoms() []diagnose.Symptom {
 	return []diagnose.Symptom{{ID: "cannot-join", Title: "Users cannot join rooms"}}
 }
 
+func (v verdicts) ForRoom(string) Diagnoser { return v }
+
 func (verdicts) Run(_ context.Context, id string) (diagnose.Verdict, error) {
 	return diagnose.Verdict{Status: health.Crit, Summary: "registration is closed " + hostile, Findings: []diagnose.Finding{
 		{Check: "registration", Status: health.Crit, Evidence: "enable_registration: false " + hostile, Hint: "set enable_registration " + hostile},

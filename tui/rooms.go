@@ -54,6 +54,7 @@ type roomExtrasMsg struct {
 type RoomsPane struct {
 	listPane[synapse.Room]
 	src   RoomsSource
+	diag  Diagnoser // nil: no diagnosis from here
 	ages  map[string]time.Time
 	sizes map[string]int64
 }
@@ -67,6 +68,15 @@ func NewRoomsPane(c *Common, src RoomsSource) *RoomsPane {
 			return strings.ToLower(r.Name) + "\x00" + strings.ToLower(r.CanonicalAlias+"\x00"+r.RoomID)
 		})
 	p.actions = NewActions(c, p.roomActions(src)...)
+	p.actions.Enable("diagnose", false) // until WithDiagnoser
+	return p
+}
+
+// WithDiagnoser lets d diagnose the selected room (the Health pane's
+// checks, on that room).
+func (p *RoomsPane) WithDiagnoser(d Diagnoser) *RoomsPane {
+	p.diag = d
+	p.actions.Enable("diagnose", d != nil)
 	return p
 }
 
@@ -120,6 +130,13 @@ func (p *RoomsPane) roomActions(src RoomsSource) []Action {
 	return []Action{
 		{Name: "open", Key: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "details")), Footer: true, Do: p.open},
 		{Name: "reload", Key: p.c.Keys.Refresh, Palette: "rooms: reload", Do: func(string) tea.Cmd { return p.load() }},
+		{Name: "diagnose", Key: key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "diagnose")), Palette: "rooms: diagnose the selected room (cannot join, sync failing)", InSubView: true,
+			Do: func(id string) tea.Cmd {
+				if p.diag == nil || id == "" {
+					return nil
+				}
+				return p.sub.Open(NewRoomDiagnoseView(p.c, p.diag, id))
+			}},
 		{Name: "delete", Key: mut("D", "delete room"), Palette: "rooms: delete the selected room", Footer: true, Mutates: true, InSubView: true,
 			Change: &Change{Title: "Delete room",
 				Plan: func(ctx context.Context, id, _ string) (*ops.Plan, error) {
@@ -223,7 +240,8 @@ func (p *RoomsPane) Update(msg tea.Msg) tea.Cmd {
 		p.table.Resort()
 		return nil
 	case JobDoneMsg:
-		return p.changed(msg)
+		// An open diagnosis hears of its checks' jobs too.
+		return tea.Batch(p.sub.Update(msg), p.changed(msg))
 	case ServerResetMsg:
 		p.sub.Close()
 		return p.load()

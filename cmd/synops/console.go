@@ -85,9 +85,10 @@ func runConsole(ctx context.Context, a *app) error {
 		Ctx: ctx, Log: logger, ReadOnly: r.ReadOnly, Profile: r.Profile,
 		Server: serverLabel(r), Environment: string(r.Environment), Production: r.Environment.IsProduction(),
 	})
+	diag := diagnoser{deps: diagnoseDeps(r, client)}
 	deps := tui.HealthDeps{
 		Source:   checker,
-		Diagnose: diagnoser{deps: diagnoseDeps(r, client)},
+		Diagnose: diag,
 	}
 	if src, err := logs.SourceFor(r); err == nil {
 		deps.Logs = func(ctx context.Context) (tui.LogFollower, string, error) {
@@ -102,7 +103,7 @@ func runConsole(ctx context.Context, a *app) error {
 		logger.Info("log view disabled", "reason", err)
 	}
 	panes := []tui.Pane{tui.NewHealthPane(c, deps, *interval)}
-	more, closePanes := a.changePanes(ctx, c, r, logger)
+	more, closePanes := a.changePanes(ctx, c, r, logger, diag)
 	defer closePanes()
 	panes = append(panes, more...)
 	m := tui.New(c, panes...)
@@ -156,7 +157,7 @@ func followToken(r *config.Resolved) []synapse.Option {
 	return []synapse.Option{synapse.WithTokenReload(r.LoadToken)}
 }
 
-func (a *app) changePanes(ctx context.Context, c *tui.Common, r *config.Resolved, logger *slog.Logger) ([]tui.Pane, func()) {
+func (a *app) changePanes(ctx context.Context, c *tui.Common, r *config.Resolved, logger *slog.Logger, diag tui.Diagnoser) ([]tui.Pane, func()) {
 	var notices []string
 	var panes []tui.Pane
 	var closers []func()
@@ -193,7 +194,7 @@ func (a *app) changePanes(ctx context.Context, c *tui.Common, r *config.Resolved
 	}
 	if re, err := a.roomService(ctx, b, true); err == nil {
 		closers = append(closers, re.close)
-		panes = append(panes, tui.NewRoomsPane(c, re.svc))
+		panes = append(panes, tui.NewRoomsPane(c, re.svc).WithDiagnoser(diag))
 		unfinished(len(re.svc.Interrupted()), "interrupted room deletions", "F in Rooms", "synops rooms purge --unfinished --apply")
 	} else {
 		logger.Warn("rooms pane disabled", "reason", err)
@@ -241,7 +242,24 @@ func (b backupConsole) PlanPrune(ctx context.Context) (*ops.Plan, error) {
 // diagnoser binds the diagnosis checks to this configuration for the TUI.
 type diagnoser struct{ deps diagnose.Deps }
 
-func (diagnoser) Symptoms() []diagnose.Symptom { return diagnose.Symptoms() }
+func (d diagnoser) Symptoms() []diagnose.Symptom {
+	all := diagnose.Symptoms()
+	if d.deps.RoomID == "" {
+		return all
+	}
+	var room []diagnose.Symptom
+	for _, s := range all {
+		if diagnose.TakesRoom(s.ID) {
+			room = append(room, s)
+		}
+	}
+	return room
+}
+
+func (d diagnoser) ForRoom(roomID string) tui.Diagnoser {
+	d.deps.RoomID = roomID
+	return d
+}
 
 func (d diagnoser) Run(ctx context.Context, id string) (diagnose.Verdict, error) {
 	return diagnose.Run(ctx, d.deps, id)

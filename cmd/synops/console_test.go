@@ -527,3 +527,45 @@ func TestConsoleBackups(t *testing.T) {
 		t.Errorf("delete with the console's verified backup and no --without-backup: exit %d\n%s%s", code, out, errs)
 	}
 }
+
+// TestConsoleDiagnosesRoom: d on a room's detail in the Rooms pane runs the
+// room's troubleshooting checks on that room, as `synops diagnose
+// users-cannot-join-rooms --room` does: a blocked room is found blocked.
+func TestConsoleDiagnosesRoom(t *testing.T) {
+	ctx := context.Background()
+	bin := buildBinary(t)
+	name := fmt.Sprintf("e2e-blocked-%d", time.Now().UnixNano()%1e6)
+	id, err := bed.Synapse.CreateRoom(ctx, synapsetest.RoomSpec{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bed.Synapse.Client().BlockRoom(ctx, id, true); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bed.Synapse.Client().BlockRoom(context.Background(), id, false) })
+	env, state := roomsCLIEnv(t)
+	tm := startTmux(t, 140, 40, []string{"SYNOPS_CONFIG=" + env["SYNOPS_CONFIG"], "HOME=" + env["HOME"], "XDG_STATE_HOME=" + state, "TERM=xterm-256color"}, bin)
+	tm.waitFor("the console", 20*time.Second, func(s string) bool { return strings.Contains(s, "Rooms") })
+	tm.goTo("rooms")
+	tm.waitFor("the room list", 20*time.Second, func(s string) bool { return strings.Contains(s, "sorted by name") })
+	tm.keys("/")
+	tm.keys("-l", name)
+	tm.keys("Enter")
+	tm.waitFor("the filtered room", 10*time.Second, func(s string) bool { return strings.Contains(s, "1 of ") && strings.Contains(s, name) })
+	tm.keys("Enter")
+	tm.waitFor("the room's detail", 20*time.Second, func(s string) bool { return strings.Contains(s, "Room ") && strings.Contains(s, id) })
+	tm.keys("d")
+	tm.waitFor("the room's symptoms", 10*time.Second, func(s string) bool {
+		return strings.Contains(s, "Diagnose room "+id) && strings.Contains(s, "Users cannot join rooms") && !strings.Contains(s, "High memory")
+	})
+	tm.keys("Enter")
+	s := tm.waitFor("the verdict", 60*time.Second, func(s string) bool { return strings.Contains(s, "is blocked") })
+	if !strings.Contains(lineWith(s, "is blocked"), id) {
+		t.Errorf("the verdict does not name the room:\n%s", s)
+	}
+	out, errs, code := cli(t, env, "diagnose", "users-cannot-join-rooms", "--room", id)
+	if code == 0 || !strings.Contains(out, "room "+id+" is blocked") {
+		t.Errorf("the CLI's diagnosis of the same room: exit %d\n%s%s", code, out, errs)
+	}
+	tm.keys("q")
+}

@@ -61,6 +61,10 @@ func Symptoms() []Symptom {
 	}
 }
 
+// TakesRoom says whether the symptom's checks look at one room (Deps.RoomID):
+// users who cannot join it, its sync failing.
+func TakesRoom(id string) bool { return id == CannotJoinRooms || id == RoomSyncFailing }
+
 // Finding is the outcome of one check.
 type Finding struct {
 	Check    string        `json:"check"`

@@ -71,6 +71,9 @@ func (g *Guard) BackupState(ctx context.Context, p *Plan) (ok bool, note string)
 		return false, "no verified backup exists"
 	case g.now().Sub(at) > g.FreshWithin:
 		return false, fmt.Sprintf("the newest verified backup (%s) is %s old, older than %s", where, g.now().Sub(at).Round(time.Minute), g.FreshWithin)
+	case at.Before(p.BackupAfter):
+		return false, fmt.Sprintf("the newest verified backup (%s, %s) is from before the server was reset at %s: it does not hold what is on it now",
+			where, at.Format(time.RFC3339), p.BackupAfter.Format(time.RFC3339))
 	}
 	return true, fmt.Sprintf("verified backup %s from %s", where, at.Format(time.RFC3339))
 }

@@ -49,14 +49,17 @@ type Step struct {
 
 // Plan is what an operation will do, computed without changing anything.
 type Plan struct {
-	ID          string    `json:"id"`
-	Kind        string    `json:"kind"`   // "rooms.delete"
-	Target      string    `json:"target"` // what the operator types to approve: a room ID, a user ID, the server name
-	Server      string    `json:"server"`
-	Environment string    `json:"environment"`
-	Steps       []Step    `json:"steps"`
-	Impact      []string  `json:"impact"`     // what the operator should know: members, size, references
-	LosesData   bool      `json:"loses_data"` // gate on a verified backup
+	ID          string   `json:"id"`
+	Kind        string   `json:"kind"`   // "rooms.delete"
+	Target      string   `json:"target"` // what the operator types to approve: a room ID, a user ID, the server name
+	Server      string   `json:"server"`
+	Environment string   `json:"environment"`
+	Steps       []Step   `json:"steps"`
+	Impact      []string `json:"impact"`     // what the operator should know: members, size, references
+	LosesData   bool     `json:"loses_data"` // gate on a verified backup
+	// BackupAfter: a backup taken before this does not cover the plan (the
+	// server was reset since, and holds what no such backup has).
+	BackupAfter time.Time `json:"backup_after,omitzero"`
 	CreatedAt   time.Time `json:"created_at"`
 	// Params is what Apply needs, as planned (JSON, so a plan can be shown and stored).
 	Params json.RawMessage `json:"params,omitempty"`
@@ -82,7 +85,7 @@ func (p *Plan) Risk() Risk {
 // other steps or another target needs a new approval.
 func (p *Plan) fingerprint() string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%t\x00", p.ID, p.Kind, p.Target, p.Server, p.LosesData)
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%t\x00%d\x00", p.ID, p.Kind, p.Target, p.Server, p.LosesData, p.BackupAfter.UnixNano())
 	for _, s := range p.Steps {
 		fmt.Fprintf(h, "%s\x00%d\x00", s.Title, s.Risk)
 	}

@@ -339,7 +339,17 @@ func (s *Service) checkTeam(st *State) Item {
 func (s *Service) backupProbe() *ops.Plan {
 	p := ops.NewPlan(KindReset, s.Server, s.Server, string(s.Environment), s.now())
 	p.LosesData = true
+	p.BackupAfter = s.lastReset()
 	return p
+}
+
+// lastReset is when this server's newest reset ended (zero when none did):
+// a backup from before it holds none of what is on the server now.
+func (s *Service) lastReset() time.Time {
+	if st, err := s.record(); err == nil && st != nil {
+		return st.EndedAt
+	}
+	return time.Time{}
 }
 
 func (s *Service) checkBackup(ctx context.Context) Item {

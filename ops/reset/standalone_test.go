@@ -422,6 +422,19 @@ func TestStandaloneResetEndToEnd(t *testing.T) {
 	if !regexp.MustCompile(`"token_hint": "syt_…\w{4}"`).MatchString(readFile(t, StatePath(s.sp.StateDir))) {
 		t.Errorf("the state file does not name the new token by its hint")
 	}
+
+	// Another reset: the backup taken before this one holds none of what
+	// is on the server now, so it no longer satisfies the gate.
+	again, err := e.svc.Plan(ctx, Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it := again.Checklist.Item(ItemBackup); it.Status != Fail || !strings.Contains(it.Evidence, "before the server was reset") {
+		t.Errorf("backup item after the reset: %+v; want failed, the backup predating the reset", it)
+	}
+	if ok, _ := e.svc.Guard.BackupState(ctx, again.Op); ok {
+		t.Error("the gate lets the next reset run on a backup from before the last one")
+	}
 }
 
 func (s *standalone) stillAnswers(ctx context.Context) bool {

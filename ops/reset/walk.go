@@ -113,6 +113,7 @@ func (s *Service) Plan(ctx context.Context, req Request) (*Plan, error) {
 	}
 	op := ops.NewPlan(KindReset, s.Server, s.Server, string(s.Environment), s.now())
 	op.LosesData = true
+	op.BackupAfter = s.lastReset()
 	if s.Environment.IsProduction() && !req.ProductionOverride {
 		op.Steps = []ops.Step{{Title: "reset the Matrix database", Risk: ops.Irreversible}}
 		return nil, s.Guard.Refuse(op, fmt.Errorf("%w %s: the profile is labelled production; nothing was changed (if you really mean it: --production-override, then type the server name)", ErrProduction, s.Server))

@@ -342,7 +342,7 @@ func (p *ResetPane) View() string {
 		return fit(strings.Join(out, "\n"), p.w, p.h)
 	}
 	head := fmt.Sprintf("%s · path %s", rp.Op.Server, rp.Path)
-	if rp.Resume {
+	if rp.Resume && p.run.current() == nil {
 		head += fmt.Sprintf(" · resuming an earlier run at step %d of %d", rp.First+1, len(rp.Steps))
 	}
 	if p.planning {

@@ -220,6 +220,13 @@ func (a *app) changePanes(ctx context.Context, c *tui.Common, r *config.Resolved
 	if re, err := a.resetOn(ctx, b, true); err == nil {
 		closers = append(closers, re.close)
 		panes = append(panes, tui.NewResetPane(c, re.svc))
+		if st, err := re.svc.Status(ctx); err == nil && st != nil && st.Unfinished() {
+			how := "S in Reset (or synops reset run) resumes it"
+			if c.ReadOnly {
+				how = "synops reset run resumes it (not in read-only mode)"
+			}
+			notices = append(notices, fmt.Sprintf("a reset of %s begun %s is unfinished; %s", st.Server, st.StartedAt.Local().Format("2006-01-02 15:04"), how))
+		}
 	} else {
 		logger.Warn("reset pane disabled", "reason", err)
 		notices = append(notices, "no Reset pane: "+err.Error())

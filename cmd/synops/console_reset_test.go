@@ -62,7 +62,9 @@ func consoleResetBox(t *testing.T) (cfg, state string, b *testbed.Bed) {
 // TestConsoleReset walks seed 000's reset in the Reset pane of the real
 // console, in tmux, from the first check to the final health check: the
 // team is told with a server notice, a backup taken and verified, the
-// server name typed to start, and again for each destructive step. After
+// server name typed to start, and again for each destructive step; the
+// first of those is declined and the console quits, and the next console
+// announces the unfinished reset and resumes it at that step. After
 // it the server holds none of its users or rooms, the new admin's token is
 // in synops' token file and the application's .env (mode 0600), the
 // application's references are cleared, and the console, still running,
@@ -72,8 +74,8 @@ func TestConsoleReset(t *testing.T) {
 	cfg, state, b := consoleResetBox(t)
 	server := b.Synapse.ServerName
 	old := b.Synapse.AdminToken
-	tm := startTmux(t, 140, 50, []string{"SYNOPS_CONFIG=" + cfg, "SYNOPS_PROFILE=sandbox", "HOME=" + t.TempDir(),
-		"XDG_STATE_HOME=" + state, "TERM=xterm-256color"}, bin)
+	env := []string{"SYNOPS_CONFIG=" + cfg, "SYNOPS_PROFILE=sandbox", "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + state, "TERM=xterm-256color"}
+	tm := startTmux(t, 140, 50, env, bin)
 	tm.waitFor("the console", 20*time.Second, func(s string) bool { return strings.Contains(s, "Reset") })
 	tm.goTo("reset")
 	s := tm.waitFor("the checklist", 30*time.Second, func(s string) bool { return strings.Contains(s, "Before the reset") && strings.Contains(s, "Steps") })
@@ -111,6 +113,33 @@ func TestConsoleReset(t *testing.T) {
 		t.Fatalf("a wrong server name closed the dialog:\n%s", s)
 	}
 	tm.keys("BSpace")
+	tm.keys("Enter")
+
+	// Interrupted: the first destructive step is declined and the console
+	// quits. The next console says a reset is unfinished, and S resumes it
+	// at that step.
+	tm.waitFor("the first destructive step", time.Minute, func(s string) bool {
+		return strings.Contains(s, "Reset step") && strings.Contains(s, "step 2 of 10: Drop the database")
+	})
+	tm.keys("Escape")
+	tm.waitFor("the dialog to close", 10*time.Second, func(s string) bool { return !strings.Contains(s, "Type the target") })
+	tm.keys("q")
+	tm.waitFor("synops to exit", 10*time.Second, func(s string) bool { return strings.Contains(s, "SYNOPS EXITED") })
+	_ = exec.Command("tmux", "kill-session", "-t", tm.session).Run()
+	tm = startTmux(t, 140, 50, env, bin)
+	tm.waitFor("the unfinished reset's notice", 20*time.Second, func(s string) bool {
+		return strings.Contains(s, "a reset of "+server) && strings.Contains(s, "is unfinished")
+	})
+	tm.goTo("reset")
+	tm.waitFor("the resumed checklist", 30*time.Second, func(s string) bool { return strings.Contains(s, "resuming an earlier run at step 2 of 10") })
+	tm.keys("S")
+	s = tm.waitFor("the resumed reset's dialog", 20*time.Second, func(s string) bool {
+		return strings.Contains(s, "Reset the Matrix database") && strings.Contains(s, "Type the target")
+	})
+	if strings.Contains(s, "1. Stop the Matrix Synapse service") || !strings.Contains(s, "2. Drop the database") {
+		t.Errorf("the resumed reset's dialog does not start at step 2:\n%s", s)
+	}
+	tm.keys("-l", server)
 	tm.keys("Enter")
 	asked := 0
 	for {
@@ -152,8 +181,8 @@ func TestConsoleReset(t *testing.T) {
 	if rooms, err := nc.ListRoomsPage(ctx, synapse.ListRoomsOptions{PageSize: 50}, 0); err != nil || rooms.Total != 0 {
 		t.Errorf("rooms after the reset: %+v, %v; want none", rooms, err)
 	}
-	env, err := os.ReadFile(filepath.Join(filepath.Dir(cfg), "app", ".env"))
-	if err != nil || !strings.Contains(string(env), "MATRIX_ADMIN_TOKEN="+newTok.Reveal()+"\n") {
+	dotenv, err := os.ReadFile(filepath.Join(filepath.Dir(cfg), "app", ".env"))
+	if err != nil || !strings.Contains(string(dotenv), "MATRIX_ADMIN_TOKEN="+newTok.Reveal()+"\n") {
 		t.Errorf("the application's .env does not hold the new token (%v)", err)
 	}
 	for _, f := range []string{tokFile, filepath.Join(filepath.Dir(cfg), "app", ".env")} {

@@ -256,7 +256,15 @@ func (p *ResetPane) resetActions() []Action {
 
 func (p *ResetPane) Title() string { return ownerReset }
 
-func (p *ResetPane) Init() tea.Cmd { return p.load() }
+func (p *ResetPane) Init() tea.Cmd {
+	if p.c.Production {
+		// Planning a production reset is itself refused (and audited):
+		// the console does not ask, the pane says why.
+		p.actions = NewActions(p.c)
+		return nil
+	}
+	return p.load()
+}
 
 // load runs the checklist and plans the reset (changing nothing).
 func (p *ResetPane) load() tea.Cmd {
@@ -331,6 +339,11 @@ func (p *ResetPane) FullHelp() [][]key.Binding { return p.actions.Help() }
 func (p *ResetPane) View() string {
 	s := p.c.Styles
 	out := []string{s.Title.Render("Reset") + s.Muted.Render(" · seed 000's \"Resetting the Matrix Database\"")}
+	if p.c.Production {
+		out = append(out, "", s.Crit.Render("This profile is labelled production: the console does not reset it."),
+			s.Muted.Render("If you really mean to: synops reset plan --production-override, then synops reset run --production-override (the server name typed)."))
+		return fit(strings.Join(out, "\n"), p.w, p.h)
+	}
 	if p.planErr != "" {
 		out = append(out, s.Crit.Render(text.Clean(p.planErr)))
 	}

@@ -91,7 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfgPath, err := bed.WriteConfig(abs)
+	cfgPath, err := bed.WriteBoxConfig(abs)
 	if err != nil {
 		return err
 	}

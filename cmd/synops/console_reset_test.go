@@ -50,7 +50,7 @@ func consoleResetBox(t *testing.T) (cfg, state string, b *testbed.Bed) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if cfg, err = b.WriteConfig(dir); err != nil {
+	if cfg, err = b.WriteBoxConfig(dir); err != nil {
 		t.Fatal(err)
 	}
 	// The reset starts Synapse again through the control script, outside

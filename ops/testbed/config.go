@@ -12,11 +12,17 @@ import (
 // WriteConfig writes a synops config file with one profile, "sandbox", that
 // points at this bed: homeserver.yaml for discovery, a 0600 token file with
 // the admin token, the app database and a backup directory, all under dir.
-// Synapse is a service driven by a control script (services.kind custom,
-// ControlScript), so the sandbox can be reset (reset.path standalone), and
-// a stand-in application in dir/app reads the admin token from its .env,
-// "restarts" by noting the time, and checks its token.
-func (b *Bed) WriteConfig(dir string) (string, error) {
+// It names no service manager: synops cannot stop Synapse with it.
+func (b *Bed) WriteConfig(dir string) (string, error) { return b.writeConfig(dir, false) }
+
+// WriteBoxConfig is WriteConfig for a whole box that may be reset, as the
+// sandbox is: Synapse is a service driven by a control script
+// (services.kind custom, ControlScript), the reset takes the standalone
+// path, and a stand-in application in dir/app reads the admin token from
+// its .env, "restarts" by noting the time, and checks its token.
+func (b *Bed) WriteBoxConfig(dir string) (string, error) { return b.writeConfig(dir, true) }
+
+func (b *Bed) writeConfig(dir string, box bool) (string, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "backups"), 0o700); err != nil {
 		return "", err
 	}
@@ -24,32 +30,32 @@ func (b *Bed) WriteConfig(dir string) (string, error) {
 	if err := os.WriteFile(tokenPath, []byte(b.Synapse.AdminToken.Reveal()+"\n"), 0o600); err != nil {
 		return "", err
 	}
-	ctl := ControlScript(dir)
-	if err := b.Synapse.WriteControlScript(ctl); err != nil {
-		return "", err
+	profile := map[string]any{
+		"environment":     "development",
+		"homeserver_yaml": b.Synapse.ConfigPath,
+		"token":           map[string]any{"file": tokenPath},
+		"app_db_dsn":      b.AppDB,
+		"log":             map[string]any{"file": b.Synapse.LogPath},
+		"backup":          map[string]any{"dir": filepath.Join(dir, "backups"), "keep": 3, "max_age": "7d"},
 	}
-	app, err := b.writeApp(filepath.Join(dir, "app"))
-	if err != nil {
-		return "", err
+	if box {
+		ctl := ControlScript(dir)
+		if err := b.Synapse.WriteControlScript(ctl); err != nil {
+			return "", err
+		}
+		app, err := b.writeApp(filepath.Join(dir, "app"))
+		if err != nil {
+			return "", err
+		}
+		profile["services"] = map[string]any{"kind": "custom",
+			"start": []string{ctl, "start"}, "stop": []string{ctl, "stop"}, "status": []string{ctl, "status"}}
+		profile["reset"] = map[string]any{"path": "standalone", "restart_app": []string{app.restart}}
+		profile["tokens"] = map[string]any{
+			"write_to": []any{map[string]any{"file": app.env, "env_var": "MATRIX_ADMIN_TOKEN"}},
+			"check":    []string{app.check},
+		}
 	}
-	cfg := map[string]any{
-		"default_profile": "sandbox",
-		"profiles": map[string]any{"sandbox": map[string]any{
-			"environment":     "development",
-			"homeserver_yaml": b.Synapse.ConfigPath,
-			"token":           map[string]any{"file": tokenPath},
-			"app_db_dsn":      b.AppDB,
-			"log":             map[string]any{"file": b.Synapse.LogPath},
-			"backup":          map[string]any{"dir": filepath.Join(dir, "backups"), "keep": 3, "max_age": "7d"},
-			"services": map[string]any{"kind": "custom",
-				"start": []string{ctl, "start"}, "stop": []string{ctl, "stop"}, "status": []string{ctl, "status"}},
-			"reset": map[string]any{"path": "standalone", "restart_app": []string{app.restart}},
-			"tokens": map[string]any{
-				"write_to": []any{map[string]any{"file": app.env, "env_var": "MATRIX_ADMIN_TOKEN"}},
-				"check":    []string{app.check},
-			},
-		}},
-	}
+	cfg := map[string]any{"default_profile": "sandbox", "profiles": map[string]any{"sandbox": profile}}
 	data, err := yaml.Marshal(cfg)
 	if err != nil {
 		return "", err
@@ -58,7 +64,7 @@ func (b *Bed) WriteConfig(dir string) (string, error) {
 	return path, os.WriteFile(path, data, 0o600)
 }
 
-// ControlScript is where WriteConfig puts the script that starts, stops and
+// ControlScript is where WriteBoxConfig puts the script that starts, stops and
 // reports on the bed's Synapse. A Synapse it started is not the bed's child:
 // whoever tears the bed down runs "ControlScript(dir) stop" first.
 func ControlScript(dir string) string { return filepath.Join(dir, "synapse-ctl") }

@@ -58,4 +58,11 @@ tmux send-keys -t "$session" -l '!'
 sleep 0.5
 shoot rooms-delete
 tmux send-keys -t "$session" Escape
+sleep 0.5 # Esc and a key read together are Alt+key
+
+tmux send-keys -t "$session" 5
+wait_for "Before the reset"
+wait_for "Final check"
+sleep 1
+shoot reset
 tmux send-keys -t "$session" q

@@ -94,7 +94,7 @@ func BenchmarkMemory100k(b *testing.B) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	after := rssMB(b)
-	b.Logf("resident %.0f MB; Go heap in use %d MB (memory limit %d MB, as the console sets)", after, ms.HeapInuse>>20, MemoryLimit>>20)
+	b.Logf("RESULT memory at 100k rooms and 100k accounts: resident %.0f MB; Go heap in use %d MB (memory limit %d MB, as the console sets)", after, ms.HeapInuse>>20, MemoryLimit>>20)
 	b.ReportMetric(after, "MB-rss")
 	b.ReportMetric(after-before, "MB-rss-for-100k-rooms-and-users")
 	runtime.KeepAlive(m)

@@ -31,9 +31,6 @@ func LoadHomeserverTree(path string) (*HomeserverTree, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, fmt.Errorf("parse homeserver.yaml %s: %w", path, err)
 	}
-	if root == nil { // an empty file: every setting at Synapse's default
-		root = map[string]any{}
-	}
 	return &HomeserverTree{path: path, root: root}, nil
 }
 
@@ -89,20 +86,14 @@ func (t *HomeserverTree) Text(key string) string {
 // Bool reads a boolean setting (see BoolValue); ok is false when it is not
 // set or not a boolean.
 func (t *HomeserverTree) Bool(key string) (value, ok bool) {
-	v, set := t.Get(key)
-	if !set {
-		return false, false
-	}
+	v, _ := t.Get(key)
 	return BoolValue(v)
 }
 
 // Number reads a numeric setting (see NumberValue); ok is false when it is
 // not set or not a number.
 func (t *HomeserverTree) Number(key string) (float64, bool) {
-	v, set := t.Get(key)
-	if !set {
-		return 0, false
-	}
+	v, _ := t.Get(key)
 	return NumberValue(v)
 }
 

@@ -24,6 +24,15 @@ caches:
   global_factor: 4.0
   per_cache_factors: {get_users_who_share_room_with_user: 2.0, _get_joined_profile: 1}
   expire_caches: off
+instance_map:
+  main: {host: localhost, port: 8034}
+  synchrotron1: {host: localhost, port: 8035}
+  federation_sender1: {host: localhost, port: 8036}
+  media1: {host: localhost, port: 8037}
+  pusher1: {host: localhost, port: 8038}
+  appservice1: {host: localhost, port: 8039}
+  background1: {host: localhost, port: 8040}
+  event_persister1: {host: localhost, port: 8041}
 event_cache_size: 200K
 presence: {enabled: no}
 enable_registration: yes
@@ -191,10 +200,12 @@ func TestHomeserverTreeKeys(t *testing.T) {
 	if got, want := tree.Keys("caches.per_cache_factors"), []string{"_get_joined_profile", "get_users_who_share_room_with_user"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Keys(per_cache_factors) = %v, want %v", got, want)
 	}
-	if got, want := tree.Keys("presence"), []string{"enabled"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("Keys(presence) = %v, want %v", got, want)
+	// Enough keys that map order is never sorted by chance.
+	want := []string{"appservice1", "background1", "event_persister1", "federation_sender1", "main", "media1", "pusher1", "synchrotron1"}
+	if got := tree.Keys("instance_map"); !reflect.DeepEqual(got, want) {
+		t.Errorf("Keys(instance_map) = %v, want %v", got, want)
 	}
-	for _, key := range []string{"instance_map", "server_name", "listeners"} {
+	for _, key := range []string{"redis", "server_name", "listeners", "media_store_path"} {
 		if got := tree.Keys(key); got != nil {
 			t.Errorf("Keys(%s) = %v, want nil", key, got)
 		}

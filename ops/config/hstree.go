@@ -46,7 +46,8 @@ func (t *HomeserverTree) Path() string {
 // in it against.
 func (t *HomeserverTree) Dir() string { return filepath.Dir(t.Path()) }
 
-// Resolve makes a path written in homeserver.yaml absolute; "" stays "".
+// Resolve puts a relative path written in homeserver.yaml under Dir, as
+// Synapse reads it; an absolute path and "" stay as they are.
 func (t *HomeserverTree) Resolve(p string) string {
 	if p == "" || filepath.IsAbs(p) {
 		return p
@@ -55,8 +56,9 @@ func (t *HomeserverTree) Resolve(p string) string {
 }
 
 // Get follows a dotted key ("rc_login.address") through nested maps. A key
-// written as null counts as not set, as it does for Synapse. A nil tree has
-// no keys, so a caller holding one that failed to load reads defaults.
+// written as null (or with nothing after the colon) counts as not set. A nil
+// tree has no keys, so a caller holding one that failed to load reads
+// defaults.
 func (t *HomeserverTree) Get(key string) (any, bool) {
 	if t == nil {
 		return nil, false

@@ -157,11 +157,11 @@ func checkSharedSecret(_ context.Context, e *env) []Finding {
 	if err != nil {
 		return one(unknown(f.Check, err.Error(), ""))
 	}
-	_, inline := hs.get("registration_shared_secret")
-	p, fromFile := hs.get("registration_shared_secret_path")
+	_, inline := hs.Get("registration_shared_secret")
+	p, fromFile := hs.Get("registration_shared_secret_path")
 	switch {
 	case inline:
-		f.Status, f.Evidence = health.OK, "registration_shared_secret is set in "+hs.path
+		f.Status, f.Evidence = health.OK, "registration_shared_secret is set in "+hs.Path()
 	case fromFile:
 		f.Status, f.Evidence = health.OK, fmt.Sprintf("registration_shared_secret_path is set (%v)", p)
 	default:
@@ -170,7 +170,7 @@ func checkSharedSecret(_ context.Context, e *env) []Finding {
 		f.Hint = "after a reset no admin exists; without the shared secret register_new_matrix_user cannot create one: set registration_shared_secret and restart Synapse"
 		return one(f)
 	}
-	f.Hint = "after a reset, create the new admin with register_new_matrix_user -a -c " + hs.path
+	f.Hint = "after a reset, create the new admin with register_new_matrix_user -a -c " + hs.Path()
 	return one(f)
 }
 
@@ -669,7 +669,7 @@ func checkCaches(_ context.Context, e *env) []Finding {
 	ttl := hs.setting("caches.cache_entry_ttl", defaultCacheTTL)
 	expire, _ := hs.boolean("caches.expire_caches", true)
 	autotune := "cache_autotuning off"
-	if v, ok := hs.get("caches.cache_autotuning.max_cache_memory_usage"); ok {
+	if v, ok := hs.Get("caches.cache_autotuning.max_cache_memory_usage"); ok {
 		autotune = fmt.Sprintf("cache_autotuning max_cache_memory_usage %v", v)
 	}
 	parts := []string{fs.String(), ecs.String(), autotune}
@@ -678,11 +678,11 @@ func checkCaches(_ context.Context, e *env) []Finding {
 	} else {
 		parts = append(parts, "caches.expire_caches false (entries never expire)")
 	}
-	if per := hs.mapKeys("caches.per_cache_factors"); len(per) > 0 {
+	if per := hs.Keys("caches.per_cache_factors"); len(per) > 0 {
 		parts = append(parts, "per_cache_factors for "+list(per, 4))
 	}
 	f := Finding{Check: name, Status: health.OK, Evidence: strings.Join(parts, ", ")}
-	size, _ := parseSize(ecs.value)
+	size, _ := config.SizeValue(ecs.value)
 	var warn []string
 	if autotune == "cache_autotuning off" {
 		if factor >= bigCacheFactor {
@@ -711,8 +711,8 @@ func checkPresence(_ context.Context, e *env) []Finding {
 		return one(unknown(name, err.Error(), ""))
 	}
 	on, s := hs.boolean("presence.enabled", true)
-	if _, ok := hs.get("presence.enabled"); !ok {
-		if v, ok := hs.get("use_presence"); ok {
+	if _, ok := hs.Get("presence.enabled"); !ok {
+		if v, ok := hs.Get("use_presence"); ok {
 			s = setting{key: "use_presence", value: v, written: true}
 			on, _ = hs.boolean("use_presence", true)
 		}
@@ -731,15 +731,15 @@ func checkWorkers(_ context.Context, e *env) []Finding {
 		return one(unknown(name, err.Error(), ""))
 	}
 	var workers []string
-	for _, k := range hs.mapKeys("instance_map") {
+	for _, k := range hs.Keys("instance_map") {
 		if k != "main" && k != "master" {
 			workers = append(workers, k)
 		}
 	}
 	redis, _ := hs.boolean("redis.enabled", false)
 	f := Finding{Check: name, Status: health.OK}
-	if app, ok := hs.get("worker_app"); ok {
-		f.Evidence = fmt.Sprintf("%s is a worker's config (worker_app %v), not the main process's", hs.path, app)
+	if app, ok := hs.Get("worker_app"); ok {
+		f.Evidence = fmt.Sprintf("%s is a worker's config (worker_app %v), not the main process's", hs.Path(), app)
 	}
 	switch {
 	case len(workers) == 0:
@@ -883,7 +883,7 @@ func checkRegistration(_ context.Context, e *env) []Finding {
 	_, tok := hs.boolean("registration_requires_token", false)
 	_, nov := hs.boolean("enable_registration_without_verification", false)
 	return one(Finding{Check: name, Status: health.OK,
-		Evidence: fmt.Sprintf("%s, %s, %s (in %s)", reg, tok, nov, hs.path),
+		Evidence: fmt.Sprintf("%s, %s, %s (in %s)", reg, tok, nov, hs.Path()),
 		Hint: "this governs creating accounts, not joining rooms: users who cannot sign up need it (or an admin or the application creates their accounts); " +
 			"users who have accounts but cannot join are refused by the room or the limits above"})
 }

@@ -134,19 +134,19 @@ func checkRateLimits(ctx context.Context, d Deps, c *Check) {
 		written := false
 		key := l.key
 		if key == "rc_message" {
-			if _, ok := hs.get("rc_message"); !ok { // the old spelling Synapse still reads
-				if v, ok := number(mustGet(hs, "rc_messages_per_second")); ok {
+			if _, ok := hs.Get("rc_message"); !ok { // the old spelling Synapse still reads
+				if v, ok := hs.Number("rc_messages_per_second"); ok {
 					per, written, key = v, true, "rc_messages_per_second"
 				}
-				if v, ok := number(mustGet(hs, "rc_message_burst_count")); ok {
+				if v, ok := hs.Number("rc_message_burst_count"); ok {
 					burst, written = v, true
 				}
 			}
 		}
-		if v, ok := number(mustGet(hs, l.key+".per_second")); ok {
+		if v, ok := hs.Number(l.key + ".per_second"); ok {
 			per, written = v, true
 		}
-		if v, ok := number(mustGet(hs, l.key+".burst_count")); ok {
+		if v, ok := hs.Number(l.key + ".burst_count"); ok {
 			burst, written = v, true
 		}
 		if written {
@@ -159,15 +159,10 @@ func checkRateLimits(ctx context.Context, d Deps, c *Check) {
 		}
 	}
 	if off == 0 {
-		c.see("all %d limiters checked are on: %d set in %s, the others at Synapse's defaults", len(limiters), set, hs.path)
+		c.see("all %d limiters checked are on: %d set in %s, the others at Synapse's defaults", len(limiters), set, hs.Path())
 		return
 	}
 	c.Hint = "remove these rc_* entries from homeserver.yaml (or set realistic values) and restart Synapse"
-}
-
-func mustGet(h *hsConfig, key string) any {
-	v, _ := h.get(key)
-	return v
 }
 
 func checkRegistration(ctx context.Context, d Deps, c *Check) {
@@ -177,13 +172,14 @@ func checkRegistration(ctx context.Context, d Deps, c *Check) {
 		c.worse(Warn)
 		c.see("%v", hs.err)
 	} else {
-		enabled, _ := hs.boolean("enable_registration")
-		if v, ok := hs.boolean("disable_registration"); ok {
-			enabled = !v
+		enabled, _ := hs.Bool("enable_registration")
+		if _, set := hs.Get("disable_registration"); set { // the old inverse spelling, which wins
+			off, _ := hs.Bool("disable_registration")
+			enabled = !off
 		}
-		token, _ := hs.boolean("registration_requires_token")
-		captcha, _ := hs.boolean("enable_registration_captcha")
-		threepids, _ := hs.get("registrations_require_3pid")
+		token, _ := hs.Bool("registration_requires_token")
+		captcha, _ := hs.Bool("enable_registration_captcha")
+		threepids, _ := hs.Get("registrations_require_3pid")
 		has3pid := false
 		if l, ok := threepids.([]any); ok && len(l) > 0 {
 			has3pid = true
@@ -368,7 +364,7 @@ func checkMetrics(ctx context.Context, d Deps, c *Check) {
 		c.see("%v", hs.err)
 		return
 	}
-	if on, _ := hs.boolean("enable_metrics"); !on {
+	if on, _ := hs.Bool("enable_metrics"); !on {
 		c.see("enable_metrics is off: Synapse serves no metrics")
 		return
 	}

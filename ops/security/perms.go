@@ -25,18 +25,18 @@ func checkPermissions(ctx context.Context, d Deps, c *Check) {
 	}
 	hs := hsFrom(ctx)
 	if hs.err == nil {
-		files = append(files, privateFile{label: "homeserver.yaml", path: hs.path, groupOK: true})
-		key := hs.resolve(hs.str("signing_key_path"))
-		if key == "" && hs.str("server_name") != "" {
-			key = filepath.Join(hs.dir(), hs.str("server_name")+".signing.key") // Synapse's default
+		files = append(files, privateFile{label: "homeserver.yaml", path: hs.Path(), groupOK: true})
+		key := hs.Resolve(hs.Text("signing_key_path"))
+		if key == "" && hs.Text("server_name") != "" {
+			key = filepath.Join(hs.Dir(), hs.Text("server_name")+".signing.key") // Synapse's default
 		}
-		if _, inline := hs.get("signing_key"); !inline && key != "" {
+		if _, inline := hs.Get("signing_key"); !inline && key != "" {
 			files = append(files, privateFile{label: "signing key", path: key, groupOK: true})
 		}
-		if p := hs.resolve(hs.str("registration_shared_secret_path")); p != "" {
+		if p := hs.Resolve(hs.Text("registration_shared_secret_path")); p != "" {
 			files = append(files, privateFile{label: "registration shared secret file", path: p, groupOK: true})
 		}
-		if p := hs.resolve(hs.str("macaroon_secret_key_path")); p != "" {
+		if p := hs.Resolve(hs.Text("macaroon_secret_key_path")); p != "" {
 			files = append(files, privateFile{label: "macaroon secret key file", path: p, groupOK: true})
 		}
 	} else {

@@ -68,6 +68,15 @@ func TestTokenFilePermissions(t *testing.T) {
 		}
 		wantStatus(t, run(t, "files.permissions", d), tt.want, fmt.Sprintf("signing key %s: mode %04o", key, tt.mode))
 	}
+
+	// Without signing_key_path Synapse reads <server_name>.signing.key
+	// beside homeserver.yaml.
+	key = filepath.Join(dir, bed.Synapse.ServerName+".signing.key")
+	if err := os.WriteFile(key, []byte("ed25519 a_x AAAA\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	editHS(t, bed.Synapse.ConfigPath, d.HomeserverYAML, func(m map[string]any) { delete(m, "signing_key_path") })
+	wantStatus(t, run(t, "files.permissions", d), OK, "signing key "+key+": mode 0600")
 }
 
 // TestSecretsInLogs scans Synapse's real log (clean), then an application
@@ -193,7 +202,7 @@ func TestRateLimits(t *testing.T) {
 		m["rc_message"] = map[string]any{"per_second": 1, "burst_count": 20}
 	})
 	d.HomeserverYAML = fixed
-	wantStatus(t, run(t, "synapse.rate_limits", d), OK, "all 12 limiters checked are on: 1 set")
+	wantStatus(t, run(t, "synapse.rate_limits", d), OK, "all 12 limiters checked are on: 1 set in "+fixed+",")
 }
 
 // TestRegistration: the bed's Synapse refuses registration (403); restarted
@@ -398,6 +407,45 @@ func TestParseProcAddr(t *testing.T) {
 		s, err := parseProcAddr(tt.in)
 		if err != nil || s.String() != tt.want {
 			t.Errorf("parseProcAddr(%s) = %s, %v; want %s", tt.in, s, err, tt.want)
+		}
+	}
+}
+
+// TestRegistrationSettings: the registration check reads homeserver.yaml
+// the way Synapse does, including YAML 1.1 booleans go.yaml.in/yaml/v3
+// keeps as strings and the old disable_registration, which wins when
+// written; without the file it says why.
+func TestRegistrationSettings(t *testing.T) {
+	for _, tc := range []struct {
+		yaml     string
+		status   Status
+		evidence string
+	}{
+		{"enable_registration: yes\n", Fail, "enable_registration is on with no token"},
+		{"enable_registration: 'off'\n", OK, "enable_registration is off"},
+		{"enable_registration: true\nregistration_requires_token: on\n", OK, "registration is on and needs a registration token"},
+		{"enable_registration: true\nregistrations_require_3pid: [email]\n", OK, "needs a verified 3PID ([email])"},
+		{"enable_registration: true\ndisable_registration: yes\n", OK, "enable_registration is off"},
+		{"enable_registration: false\ndisable_registration: no\n", Fail, "enable_registration is on with no token"},
+	} {
+		path := filepath.Join(t.TempDir(), "homeserver.yaml")
+		if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c := run(t, "synapse.registration", Deps{HomeserverYAML: path})
+		if all := strings.Join(c.Evidence, "\n"); c.Status != tc.status || !strings.Contains(all, tc.evidence) {
+			t.Errorf("%q: got %s %q, want %s saying %q", tc.yaml, c.Status, all, tc.status, tc.evidence)
+		}
+	}
+
+	missing := filepath.Join(t.TempDir(), "missing.yaml")
+	for path, want := range map[string]string{
+		"":      "no homeserver.yaml configured (-c, or homeserver_yaml in the profile)",
+		missing: "read homeserver.yaml: open " + missing + ": no such file or directory",
+	} {
+		c := run(t, "synapse.registration", Deps{HomeserverYAML: path})
+		if c.Status != Warn || len(c.Evidence) != 1 || c.Evidence[0] != want {
+			t.Errorf("homeserver.yaml %q: got %s %q, want warn saying %q", path, c.Status, c.Evidence, want)
 		}
 	}
 }

@@ -68,7 +68,16 @@ func BenchmarkConsoleIdleCPU(b *testing.B) {
 		b.Logf("pprof: %v\n%s", err, top)
 		return
 	}
-	b.Logf("CPU profile of the idle minute (all of synops' own time):\n%s", top)
+	benchText("CPU profile of the idle minute (all of synops' own time):", string(top))
+}
+
+// benchText prints a table or profile of a benchmark in full: what a
+// benchmark logs is cut after ten lines.
+func benchText(title, body string) {
+	fmt.Println("    " + title)
+	for _, line := range strings.Split(strings.TrimRight(body, "\n"), "\n") {
+		fmt.Println("        " + line)
+	}
 }
 
 // cpuTicks is utime+stime of pid from /proc/<pid>/stat.

@@ -68,8 +68,8 @@ func (a *app) resetOn(ctx context.Context, b *opsBase, lazy bool) (*resetEnv, er
 		Server: r.ServerName, Environment: r.Environment, Config: r.Reset,
 		Services:  &services.Controller{Services: r.Services, Log: job},
 		SynapseDB: r.SynapseDB, AdminDB: r.Backup.AdminDB, MediaStore: r.MediaStore,
-		SharedSecret: r.RegistrationSharedSecret,
-		Tokens:       a.tokenService(b), AppRefs: r.AppRefs, Log: job,
+		SharedSecret: r.RegistrationSharedSecret, HomeserverYAML: r.HomeserverYAML,
+		Tokens: a.tokenService(b), AppRefs: r.AppRefs, Log: job,
 	}
 	if r.AppDB.Set() {
 		open := pg.Open

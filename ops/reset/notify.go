@@ -10,6 +10,7 @@ import (
 	"synops/ops"
 	"synops/ops/audit"
 	"synops/ops/backup"
+	"synops/ops/config"
 	"synops/ops/text"
 	"synops/synapse"
 )
@@ -68,12 +69,31 @@ func (s *Service) PlanNotify(ctx context.Context, message string) (*ops.Plan, er
 			return nil, fmt.Errorf("plan the notice: %w: %s has no active local user to tell", ops.ErrNothingToDo, s.Server)
 		}
 		p.Steps = []ops.Step{{Title: fmt.Sprintf("send a server notice to each of the %d active local users", len(np.Users)), Risk: ops.Reversible}}
-		p.Impact = append(p.Impact, "server notices need server_notices in homeserver.yaml; without it set reset.notify_room to post to a room instead")
+		if w := s.serverNoticesWarning(); w != "" {
+			p.Impact = append(p.Impact, w)
+		}
 	}
 	p.Impact = append([]string{"message: " + text.Quote(message)}, p.Impact...)
 	p.Steps = append(p.Steps, ops.Step{Title: "record when the team was told in the reset state file", Risk: ops.Reversible})
 	p.Params, _ = json.Marshal(np)
 	return p, nil
+}
+
+// serverNoticesWarning says when server notices may be refused: Synapse
+// sends them only with server_notices in homeserver.yaml.
+func (s *Service) serverNoticesWarning() string {
+	const instead = "; set reset.notify_room to post to a room instead"
+	if s.HomeserverYAML == "" {
+		return "server notices need server_notices in homeserver.yaml" + instead
+	}
+	tree, err := config.LoadHomeserverTree(s.HomeserverYAML)
+	if err != nil {
+		return "server notices need server_notices in homeserver.yaml, which could not be read (" + err.Error() + ")" + instead
+	}
+	if v, ok := tree.Get("server_notices"); !ok || v == nil {
+		return tree.Path() + " has no server_notices, so Synapse will refuse the notices: add it and restart Synapse" + instead
+	}
+	return ""
 }
 
 // ApplyNotify sends the notice an approved plan names and records when.

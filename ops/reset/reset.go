@@ -167,6 +167,8 @@ type Service struct {
 	AdminDB      config.DSN
 	MediaStore   string
 	SharedSecret synapse.Secret
+	// HomeserverYAML, when set, says whether server notices are enabled.
+	HomeserverYAML string
 
 	// Tokens writes the new admin's token (synops' own token file and
 	// tokens.write_to) and runs the application's check (tokens.check).

@@ -196,10 +196,29 @@ func TestStandaloneResetEndToEnd(t *testing.T) {
 		t.Errorf("blocking: %+v, want the team item only (the backup is the gate's)", b)
 	}
 
-	// Tell the team with a server notice to every local user.
+	// Tell the team with a server notice to every local user. Whether
+	// Synapse will take one is read from homeserver.yaml.
+	bare := filepath.Join(t.TempDir(), "homeserver.yaml")
+	if err := os.WriteFile(bare, []byte("server_name: "+server+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.svc.HomeserverYAML = bare
 	np, err := e.svc.PlanNotify(ctx, "Matrix goes down for a reset at noon")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(np.Impact, func(l string) bool {
+		return strings.Contains(l, bare+" has no server_notices") && strings.Contains(l, "reset.notify_room")
+	}) {
+		t.Errorf("notice plan on a homeserver.yaml without server_notices: impact %q, want it said", np.Impact)
+	}
+	e.svc.HomeserverYAML = s.syn.ConfigPath
+	np, err = e.svc.PlanNotify(ctx, "Matrix goes down for a reset at noon")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.ContainsFunc(np.Impact, func(l string) bool { return strings.Contains(l, "server_notices") }) {
+		t.Errorf("notice plan on a homeserver.yaml with server_notices: impact %q, want no warning", np.Impact)
 	}
 	na, err := approveAll(ctx, e.guard, np, server, false)
 	if err != nil {

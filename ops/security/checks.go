@@ -172,8 +172,21 @@ func checkRegistration(ctx context.Context, d Deps, c *Check) {
 		c.worse(Warn)
 		c.see("%v", hs.err)
 	} else {
+		// Synapse will not start on a value strtobool cannot read: such a
+		// setting is reported as what it is, not taken for either.
+		unreadable := func(key string) bool {
+			v, set := hs.Get(key)
+			if _, ok := hs.Bool(key); !set || ok {
+				return false
+			}
+			c.worse(Warn)
+			c.see("homeserver.yaml: %s is %v, which Synapse cannot read as true or false (it refuses to start)", key, v)
+			return true
+		}
+		bad := unreadable("enable_registration")
 		enabled, _ := hs.Bool("enable_registration")
 		if _, set := hs.Get("disable_registration"); set { // the old inverse spelling, which wins
+			bad = unreadable("disable_registration") || bad
 			off, _ := hs.Bool("disable_registration")
 			enabled = !off
 		}
@@ -185,6 +198,7 @@ func checkRegistration(ctx context.Context, d Deps, c *Check) {
 			has3pid = true
 		}
 		switch {
+		case bad:
 		case !enabled:
 			c.see("homeserver.yaml: enable_registration is off")
 		case token || captcha || has3pid:

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -427,6 +428,10 @@ func TestRegistrationSettings(t *testing.T) {
 		{"enable_registration: true\nregistrations_require_3pid: [email]\n", OK, "needs a verified 3PID ([email])"},
 		{"enable_registration: true\ndisable_registration: yes\n", OK, "enable_registration is off"},
 		{"enable_registration: false\ndisable_registration: no\n", Fail, "enable_registration is on with no token"},
+		// Synapse does not start on these: neither on nor off.
+		{"enable_registration: false\ndisable_registration: maybe\n", Warn, "disable_registration is maybe, which Synapse cannot read as true or false"},
+		{"enable_registration: sure\n", Warn, "enable_registration is sure, which Synapse cannot read"},
+		{"enable_registration: sure\ndisable_registration: true\n", Warn, "enable_registration is sure, which Synapse cannot read"},
 	} {
 		path := filepath.Join(t.TempDir(), "homeserver.yaml")
 		if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
@@ -435,6 +440,9 @@ func TestRegistrationSettings(t *testing.T) {
 		c := run(t, "synapse.registration", Deps{HomeserverYAML: path})
 		if all := strings.Join(c.Evidence, "\n"); c.Status != tc.status || !strings.Contains(all, tc.evidence) {
 			t.Errorf("%q: got %s %q, want %s saying %q", tc.yaml, c.Status, all, tc.status, tc.evidence)
+		}
+		if all := strings.Join(c.Evidence, "\n"); tc.status == Warn && regexp.MustCompile(`registration is (on|off)`).MatchString(all) {
+			t.Errorf("%q: %q, want no claim that registration is on or off", tc.yaml, all)
 		}
 	}
 

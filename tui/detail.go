@@ -50,6 +50,9 @@ func openDetail(c *Common, key, title string, load func(ctx context.Context) (Li
 
 func (d *detailView) Capturing() bool { return false }
 
+// Target is the room or account the detail shows.
+func (d *detailView) Target() string { return d.key }
+
 func (d *detailView) Close() tea.Cmd { return nil }
 
 func (d *detailView) Update(msg tea.Msg) (tea.Cmd, bool) {

@@ -37,14 +37,18 @@ type DiagnoseView struct {
 	errs     map[string]string
 	run      key.Binding
 	subject  string // "room !x:y" when the checks are of one room
+	target   string // that room's ID: what the pane's actions act on here
 }
 
 // NewRoomDiagnoseView opens the symptom list of one room (the Rooms pane's d).
 func NewRoomDiagnoseView(c *Common, d Diagnoser, roomID string) *DiagnoseView {
 	v := NewDiagnoseView(c, d.ForRoom(roomID))
-	v.subject = "room " + roomID
+	v.subject, v.target = "room "+roomID, roomID
 	return v
 }
+
+// Target is the room the view diagnoses ("" for the server's checks).
+func (v *DiagnoseView) Target() string { return v.target }
 
 // NewDiagnoseView opens the symptom list.
 func NewDiagnoseView(c *Common, d Diagnoser) *DiagnoseView {

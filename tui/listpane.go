@@ -153,11 +153,13 @@ func listKey[T any](km tea.KeyPressMsg, sub *subViews, t *Table[T], as *Actions,
 	return as.Run(as.Match(km, false), owner, listTarget(sub, t))
 }
 
-// listTarget is what a list pane's actions act on: the open detail's key, or
-// the selected row's.
+// listTarget is what a list pane's actions act on: the open sub-view's
+// target (a detail's room or account, a room's diagnosis), or the selected
+// row's. The selection may have moved under the sub-view since it opened
+// (a reload without that row): the sub-view's own target is the one shown.
 func listTarget[T any](sub *subViews, t *Table[T]) string {
-	if d, ok := sub.cur.(*detailView); ok {
-		return d.key
+	if v, ok := sub.cur.(interface{ Target() string }); ok && v.Target() != "" {
+		return v.Target()
 	}
 	if r := t.Selected(); r != nil {
 		return t.id(r)

@@ -248,3 +248,34 @@ func TestRoomsInterruptedHeaderFits80(t *testing.T) {
 func roomDetail(id string, im *rooms.Impact) detailMsg {
 	return detailMsg{key: id, lines: func(s *Styles, now time.Time) []string { return roomLines(s, im, now) }}
 }
+
+// The actions in a room's diagnosis act on the diagnosed room, even when a
+// reload took that room out of the table and the selection moved on.
+func TestRoomsDiagnosisKeepsItsRoom(t *testing.T) {
+	m, rp := roomsRoot(t, false, 10, 120, 40)
+	rp.WithDiagnoser(verdicts{})
+	s := send(m)
+	s(press("down"))
+	diagnosed := shownRoom(rp, 1).RoomID
+	s(press("d"))
+	if got := screen(m); !strings.Contains(got, "room "+diagnosed) {
+		t.Fatalf("d did not open the diagnosis of %s:\n%s", diagnosed, got)
+	}
+	var left []synapse.Room
+	for _, r := range syntheticRooms(10) {
+		if r.RoomID != diagnosed {
+			left = append(left, r)
+		}
+	}
+	rp.list.gen = 2
+	s(roomsLoadedMsg{gen: 2, rooms: left, at: fixedNow})
+	if sel := rp.table.Selected(); sel == nil || sel.RoomID == diagnosed {
+		t.Fatalf("selection %v: the reload was to move it off the diagnosed room", sel)
+	}
+	for _, msg := range runCmd(s(press("P"))) {
+		s(msg)
+	}
+	if got := screen(m); !strings.Contains(got, "purge history of "+diagnosed) {
+		t.Errorf("P in the diagnosis of %s asks about another room:\n%s", diagnosed, got)
+	}
+}

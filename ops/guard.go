@@ -24,7 +24,10 @@ type Guard struct {
 	Profile     string
 	Backups     BackupGate    // nil: no backups configured
 	FreshWithin time.Duration // how new a verified backup must be
-	Now         func() time.Time
+	// LastReset is when the server's newest reset ended (nil or zero: none):
+	// a backup from before it covers nothing on the server now.
+	LastReset func() time.Time
+	Now       func() time.Time
 }
 
 // ErrReadOnly is returned for any change in read-only mode.
@@ -63,6 +66,12 @@ func (g *Guard) BackupState(ctx context.Context, p *Plan) (ok bool, note string)
 	if g.Backups == nil {
 		return false, "no backup directory is configured, so no verified backup covers this"
 	}
+	after := p.BackupAfter
+	if g.LastReset != nil {
+		if t := g.LastReset(); t.After(after) {
+			after = t
+		}
+	}
 	at, where, err := g.Backups.NewestVerified(ctx)
 	switch {
 	case err != nil:
@@ -71,9 +80,9 @@ func (g *Guard) BackupState(ctx context.Context, p *Plan) (ok bool, note string)
 		return false, "no verified backup exists"
 	case g.now().Sub(at) > g.FreshWithin:
 		return false, fmt.Sprintf("the newest verified backup (%s) is %s old, older than %s", where, g.now().Sub(at).Round(time.Minute), g.FreshWithin)
-	case at.Before(p.BackupAfter):
+	case at.Before(after):
 		return false, fmt.Sprintf("the newest verified backup (%s, %s) is from before the server was reset at %s: it does not hold what is on it now",
-			where, at.Format(time.RFC3339), p.BackupAfter.Format(time.RFC3339))
+			where, at.Format(time.RFC3339), after.Format(time.RFC3339))
 	}
 	return true, fmt.Sprintf("verified backup %s from %s", where, at.Format(time.RFC3339))
 }

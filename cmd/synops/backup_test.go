@@ -6,7 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"synops/ops/audit"
+	"synops/ops/reset"
 	"synops/synapse/synapsetest"
 )
 
@@ -83,7 +86,7 @@ func TestBackupVerifyFailureIsLoud(t *testing.T) {
 
 // The backup gate is real: rooms delete without a fresh verified backup is
 // refused as before; after backup create --verify it runs with --yes
-// --confirm=ROOM and no --without-backup.
+// --confirm=ROOM and no --without-backup, unless the server was reset since.
 func TestRoomsDeleteWithFreshVerifiedBackup(t *testing.T) {
 	env, _ := roomsCLIEnv(t)
 	id, err := bed.Synapse.CreateRoom(roomsCtx(t), synapsetest.RoomSpec{Name: "cli-gated-delete", Messages: 1})
@@ -93,6 +96,27 @@ func TestRoomsDeleteWithFreshVerifiedBackup(t *testing.T) {
 	_, errs, code := cli(t, env, "rooms", "delete", id, "--yes", "--confirm="+id)
 	if code == 0 || !strings.Contains(errs, "no verified backup") || !cliRoomExists(t, id) {
 		t.Fatalf("delete with no backup: exit %d, want refused\n%s", code, errs)
+	}
+	if out, errs, code := cli(t, env, "backup", "create", "--verify", "--media", "none"); code != 0 {
+		t.Fatalf("backup create --verify: exit %d\n%s%s", code, out, errs)
+	}
+	// A reset of the server since that backup: the backup holds none of
+	// what is on it now, and covers no loss.
+	auditPath, err := audit.DefaultPath(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	states, err := reset.OpenState(reset.StatePath(filepath.Dir(auditPath)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	if err := states.Set(&reset.State{ID: "test", Server: bed.Synapse.ServerName, Phase: reset.Done, UpdatedAt: now, EndedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	_, errs, code = cli(t, env, "rooms", "delete", id, "--yes", "--confirm="+id)
+	if code == 0 || !strings.Contains(errs, "is from before the server was reset at") || !cliRoomExists(t, id) {
+		t.Fatalf("delete with a verified backup from before the last reset: exit %d, want refused\n%s", code, errs)
 	}
 	if out, errs, code := cli(t, env, "backup", "create", "--verify", "--media", "none"); code != 0 {
 		t.Fatalf("backup create --verify: exit %d\n%s%s", code, out, errs)

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/pflag"
 
 	"synops/ops"
 	"synops/ops/audit"
 	"synops/ops/config"
+	"synops/ops/reset"
 	"synops/synapse"
 )
 
@@ -56,6 +58,8 @@ func (a *app) guard(r *config.Resolved) (*ops.Guard, string, error) {
 		return nil, "", err
 	}
 	g := &ops.Guard{ReadOnly: r.ReadOnly, Audit: log, Profile: r.Profile, FreshWithin: r.Backup.FreshWithin}
+	stateDir, server := filepath.Dir(auditPath), r.ServerName
+	g.LastReset = func() time.Time { return reset.LastEnded(stateDir, server) }
 	if r.Backup.Dir != "" {
 		g.Backups = backupCatalog(r, a.getenv)
 	}

@@ -177,6 +177,15 @@ func (s *Service) record() (*State, error) {
 	return st, nil
 }
 
+// LastEnded is when server's newest reset, as recorded in stateDir, ended
+// (zero when none did or the file cannot be read): a backup from before it
+// holds none of what is on the server now. The guard asks it for every plan
+// that loses data.
+func LastEnded(stateDir, server string) time.Time {
+	s := &Service{StateDir: stateDir, Server: server}
+	return s.lastReset()
+}
+
 // Status is the state of this server's newest reset, or nil when there is
 // none on record.
 func (s *Service) Status(context.Context) (*State, error) {

@@ -347,7 +347,7 @@ func (s *Service) backupProbe() *ops.Plan {
 // a backup from before it holds none of what is on the server now.
 func (s *Service) lastReset() time.Time {
 	if st, err := s.record(); err == nil && st != nil {
-		return st.EndedAt
+		return st.LastEnd()
 	}
 	return time.Time{}
 }

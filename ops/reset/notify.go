@@ -174,7 +174,7 @@ func (s *Service) recordTold(t *Told) error {
 		return err
 	}
 	if st == nil || st.Phase == Done {
-		st = &State{ID: "told-" + t.At.Format("20060102T150405Z"), Server: s.Server, Phase: Preparing, Path: s.path()}
+		st = &State{ID: "told-" + t.At.Format("20060102T150405Z"), Server: s.Server, Phase: Preparing, Path: s.path(), PreviousEnd: st.LastEnd()}
 		if s.Guard != nil {
 			st.Profile = s.Guard.Profile
 		}

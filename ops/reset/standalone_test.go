@@ -454,6 +454,24 @@ func TestStandaloneResetEndToEnd(t *testing.T) {
 	if ok, _ := e.svc.Guard.BackupState(ctx, again.Op); ok {
 		t.Error("the gate lets the next reset run on a backup from before the last one")
 	}
+	// Telling the team about the next reset starts a new record; when the
+	// last one ended is kept.
+	if _, err := e.svc.ConfirmTold(ctx, "standup"); err != nil {
+		t.Fatal(err)
+	}
+	again, err = e.svc.Plan(ctx, Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it := again.Checklist.Item(ItemTeam); it.Status != OK {
+		t.Errorf("team item after telling them again: %+v", it)
+	}
+	if it := again.Checklist.Item(ItemBackup); it.Status != Fail || !strings.Contains(it.Evidence, "before the server was reset") {
+		t.Errorf("backup item once the team was told of the next reset: %+v; want failed, the backup predating the last reset", it)
+	}
+	if ok, _ := e.svc.Guard.BackupState(ctx, again.Op); ok {
+		t.Error("after the notice of the next reset, the gate lets it run on a backup from before the last one")
+	}
 }
 
 func (s *standalone) stillAnswers(ctx context.Context) bool {

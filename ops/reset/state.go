@@ -75,25 +75,29 @@ type State struct {
 	Steps   []StepState      `json:"steps,omitempty"`
 	Runs    int              `json:"runs,omitempty"` // walks started on this reset
 
-	OldAdmin  string           `json:"old_admin,omitempty"`
-	NewAdmin  string           `json:"new_admin,omitempty"` // user ID
-	TokenHint string           `json:"token_hint,omitempty"`
-	Kept      string           `json:"kept,omitempty"` // the file holding the new token until the end
-	Targets   []tokens.Target  `json:"targets,omitempty"`
-	Database  string           `json:"database,omitempty"`
-	Owner     string           `json:"owner,omitempty"`
-	Media     *Media           `json:"media,omitempty"`
-	Volumes   []string         `json:"volumes,omitempty"`
-	Backup    string           `json:"backup,omitempty"` // the backup that covered it, or why none did
-	NoBackup  bool             `json:"without_backup,omitempty"`
-	Override  bool             `json:"production_override,omitempty"`
-	StartedAt time.Time        `json:"started_at,omitzero"`
-	UpdatedAt time.Time        `json:"updated_at"`
-	EndedAt   time.Time        `json:"ended_at,omitzero"`
-	Error     string           `json:"error,omitempty"`
-	Next      string           `json:"next,omitempty"` // what to do now, when stopped
-	Failed    StepID           `json:"failed_step,omitempty"`
-	Extra     map[string]int64 `json:"counts,omitempty"` // users, rooms before the reset
+	OldAdmin  string          `json:"old_admin,omitempty"`
+	NewAdmin  string          `json:"new_admin,omitempty"` // user ID
+	TokenHint string          `json:"token_hint,omitempty"`
+	Kept      string          `json:"kept,omitempty"` // the file holding the new token until the end
+	Targets   []tokens.Target `json:"targets,omitempty"`
+	Database  string          `json:"database,omitempty"`
+	Owner     string          `json:"owner,omitempty"`
+	Media     *Media          `json:"media,omitempty"`
+	Volumes   []string        `json:"volumes,omitempty"`
+	Backup    string          `json:"backup,omitempty"` // the backup that covered it, or why none did
+	NoBackup  bool            `json:"without_backup,omitempty"`
+	Override  bool            `json:"production_override,omitempty"`
+	StartedAt time.Time       `json:"started_at,omitzero"`
+	UpdatedAt time.Time       `json:"updated_at"`
+	EndedAt   time.Time       `json:"ended_at,omitzero"`
+	// PreviousEnd is when the reset before this one ended, carried over
+	// when this record replaced that one's: a backup from before it holds
+	// nothing on the server now, whatever this record is at.
+	PreviousEnd time.Time        `json:"previous_end,omitzero"`
+	Error       string           `json:"error,omitempty"`
+	Next        string           `json:"next,omitempty"` // what to do now, when stopped
+	Failed      StepID           `json:"failed_step,omitempty"`
+	Extra       map[string]int64 `json:"counts,omitempty"` // users, rooms before the reset
 }
 
 // Key is the server: one reset per server at a time.
@@ -102,16 +106,23 @@ func (s *State) Key() string { return s.Server }
 // Unfinished is a reset that started and is not done.
 func (s *State) Unfinished() bool { return s.Phase == Running || s.Phase == Stopped }
 
-// Expired drops finished resets after 30 days and notices that never led
-// to a reset after 7.
+// Expired drops a notice that never led to a reset after 7 days, unless
+// it carries when the last reset ended. A finished reset stays (one record
+// per server): the backup gate asks when it ended.
 func (s *State) Expired(now time.Time) bool {
-	switch s.Phase {
-	case Done:
-		return now.Sub(s.UpdatedAt) > 30*24*time.Hour
-	case Preparing:
-		return now.Sub(s.UpdatedAt) > 7*24*time.Hour
+	return s.Phase == Preparing && s.LastEnd().IsZero() && now.Sub(s.UpdatedAt) > 7*24*time.Hour
+}
+
+// LastEnd is when the server's newest finished reset ended: this one, or
+// the one before it (zero: none on record).
+func (s *State) LastEnd() time.Time {
+	if s == nil {
+		return time.Time{}
 	}
-	return false
+	if !s.EndedAt.IsZero() {
+		return s.EndedAt
+	}
+	return s.PreviousEnd
 }
 
 // Touched is when the record last changed.

@@ -325,7 +325,7 @@ func (s *Service) Start(ctx context.Context, p *Plan, a ops.Approval) (*Walk, er
 		if st != nil && st.Phase == Preparing {
 			told = st.Told
 		}
-		st = &State{ID: p.Op.ID, Server: s.Server, Profile: s.Guard.Profile, Path: p.Path, Told: told,
+		st = &State{ID: p.Op.ID, Server: s.Server, Profile: s.Guard.Profile, Path: p.Path, Told: told, PreviousEnd: st.LastEnd(),
 			OldAdmin: pp.OldAdmin, NewAdmin: pp.NewAdmin, StartedAt: now, Override: pp.Override,
 			Extra: map[string]int64{"users": p.params.Users, "rooms": p.params.Rooms}}
 		for _, d := range defs {

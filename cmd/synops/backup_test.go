@@ -118,6 +118,9 @@ func TestRoomsDeleteWithFreshVerifiedBackup(t *testing.T) {
 	if code == 0 || !strings.Contains(errs, "is from before the server was reset at") || !cliRoomExists(t, id) {
 		t.Fatalf("delete with a verified backup from before the last reset: exit %d, want refused\n%s", code, errs)
 	}
+	if out, _, code := cli(t, env, "health"); code != 2 || !strings.Contains(out, "taken before the server was reset at") {
+		t.Errorf("health after the reset: exit %d, want 2 with the Backups line saying the backup predates the reset\n%s", code, out)
+	}
 	if out, errs, code := cli(t, env, "backup", "create", "--verify", "--media", "none"); code != 0 {
 		t.Fatalf("backup create --verify: exit %d\n%s%s", code, out, errs)
 	}

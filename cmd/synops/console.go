@@ -23,6 +23,7 @@ import (
 	"synops/ops/diagnose"
 	"synops/ops/health"
 	"synops/ops/logs"
+	"synops/ops/reset"
 	"synops/synapse"
 	"synops/tui"
 )
@@ -292,6 +293,10 @@ func healthConfig(r *config.Resolved, client *synapse.Client, getenv env) health
 	if r.Backup.Dir != "" {
 		cfg.Disks = append(cfg.Disks, health.Disk{Label: "backups", Path: r.Backup.Dir})
 		cfg.Backups, cfg.Thresholds.BackupAgeCrit = backupCatalog(r, getenv), r.Backup.FreshWithin
+		if dir, err := audit.StateDir(getenv); err == nil {
+			server := r.ServerName
+			cfg.LastReset = func() time.Time { return reset.LastEnded(dir, server) }
+		}
 	}
 	return cfg
 }

@@ -55,6 +55,14 @@ func (c *Checker) backupCheck() check {
 		if r.Status != OK && r.Status != Unknown {
 			return r // the failure above says more than the age
 		}
+		if c.cfg.LastReset != nil {
+			if reset := c.cfg.LastReset(); v.TakenAt().Before(reset) {
+				r.Status = Crit
+				r.Detail = fmt.Sprintf("taken before the server was reset at %s: it holds none of what is on it now", reset.UTC().Format(time.RFC3339))
+				r.Hint = "data-losing operations now need --without-backup: synops backup create --verify"
+				return r
+			}
+		}
 		st, at := above(a.Seconds(), th.BackupAgeWarn.Seconds(), th.BackupAgeCrit.Seconds())
 		r.grade(st, at, backup.FormatAge(a)+" old", "over", func(s float64) string {
 			return backup.FormatAge(time.Duration(s * float64(time.Second)))

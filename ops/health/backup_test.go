@@ -28,9 +28,16 @@ func entry(id, state string, taken time.Time, problem string) *backup.Entry {
 
 func runBackupCheck(t *testing.T, cat BackupCatalog, now time.Time) Result {
 	t.Helper()
+	return runBackupCheckAfter(t, cat, now, time.Time{})
+}
+
+// runBackupCheckAfter runs the check on a server last reset at lastReset.
+func runBackupCheckAfter(t *testing.T, cat BackupCatalog, now, lastReset time.Time) Result {
+	t.Helper()
 	th := DefaultThresholds()
 	th.BackupAgeCrit = 72 * time.Hour
-	c := NewChecker(Config{Backups: cat, Thresholds: th, now: func() time.Time { return now }})
+	c := NewChecker(Config{Backups: cat, Thresholds: th, now: func() time.Time { return now },
+		LastReset: func() time.Time { return lastReset }})
 	defer c.Close()
 	for _, r := range c.Run(context.Background(), Expensive) {
 		if r.ID == "backup.verified" {
@@ -57,10 +64,15 @@ func TestBackupCheckGrades(t *testing.T) {
 		{"newest failed", backup.Summary{NewestVerified: ok, Newest: entry("y", backup.Failed, now.Add(-time.Hour), "users has 3 rows, the dump had 4")}, Crit, "y, FAILED its verification: users has 3 rows"},
 		{"newest not trusted", backup.Summary{NewestVerified: ok, Newest: entry("z", backup.Invalid, now.Add(-time.Hour), "db.zst does not match its checksum")}, Crit, "not trusted: db.zst does not match"},
 		{"newest not verified yet", backup.Summary{NewestVerified: ok, Newest: entry("w", backup.Never, now.Add(-time.Minute), "")}, OK, "2.0 h old"},
+		{"taken before the last reset", backup.Summary{NewestVerified: ok, Newest: ok}, Crit, "taken before the server was reset at " + now.Add(-time.Hour).UTC().Format(time.RFC3339)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := runBackupCheck(t, summaryOf(tt.sum), now)
+			lastReset := now.Add(-100 * time.Hour) // before every backup above
+			if strings.Contains(tt.name, "last reset") {
+				lastReset = now.Add(-time.Hour)
+			}
+			r := runBackupCheckAfter(t, summaryOf(tt.sum), now, lastReset)
 			if r.Status != tt.status || !strings.Contains(r.Value+" "+r.Detail, tt.want) {
 				t.Errorf("got %s, want %s mentioning %q", show(r), tt.status, tt.want)
 			}

@@ -32,6 +32,9 @@ type Config struct {
 	Disks       []Disk
 	// Backups is the backup catalog; nil: no backup.verified result.
 	Backups BackupCatalog
+	// LastReset is when the server's newest reset through synops ended
+	// (nil or zero: none): a backup from before it covers nothing.
+	LastReset func() time.Time
 	// Thresholds grade the figures; the zero value means DefaultThresholds().
 	Thresholds Thresholds
 	// Timeout bounds each check (default 5s). Run returns within Timeout plus

@@ -58,7 +58,9 @@ type Plan struct {
 	Impact      []string `json:"impact"`     // what the operator should know: members, size, references
 	LosesData   bool     `json:"loses_data"` // gate on a verified backup
 	// BackupAfter: a backup taken before this does not cover the plan (the
-	// server was reset since, and holds what no such backup has).
+	// server was reset since, and holds what no such backup has). The guard
+	// asks Guard.LastReset for every plan; a reset's plan also carries it,
+	// so that its approval is of the gate as it was planned.
 	BackupAfter time.Time `json:"backup_after,omitzero"`
 	CreatedAt   time.Time `json:"created_at"`
 	// Params is what Apply needs, as planned (JSON, so a plan can be shown and stored).

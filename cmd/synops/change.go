@@ -58,12 +58,17 @@ func (a *app) guard(r *config.Resolved) (*ops.Guard, string, error) {
 		return nil, "", err
 	}
 	g := &ops.Guard{ReadOnly: r.ReadOnly, Audit: log, Profile: r.Profile, FreshWithin: r.Backup.FreshWithin}
-	stateDir, server := filepath.Dir(auditPath), r.ServerName
-	g.LastReset = func() time.Time { return reset.LastEnded(stateDir, server) }
+	g.LastReset = lastReset(filepath.Dir(auditPath), r.ServerName)
 	if r.Backup.Dir != "" {
 		g.Backups = backupCatalog(r, a.getenv)
 	}
 	return g, filepath.Dir(auditPath), nil
+}
+
+// lastReset asks the reset state file in stateDir when server's newest
+// reset ended: the guard and the Health pane's Backups line both do.
+func lastReset(stateDir, server string) func() time.Time {
+	return func() time.Time { return reset.LastEnded(stateDir, server) }
 }
 
 // change is a command that plans one change to one target (a room, an

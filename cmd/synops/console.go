@@ -23,7 +23,6 @@ import (
 	"synops/ops/diagnose"
 	"synops/ops/health"
 	"synops/ops/logs"
-	"synops/ops/reset"
 	"synops/synapse"
 	"synops/tui"
 )
@@ -294,8 +293,7 @@ func healthConfig(r *config.Resolved, client *synapse.Client, getenv env) health
 		cfg.Disks = append(cfg.Disks, health.Disk{Label: "backups", Path: r.Backup.Dir})
 		cfg.Backups, cfg.Thresholds.BackupAgeCrit = backupCatalog(r, getenv), r.Backup.FreshWithin
 		if dir, err := audit.StateDir(getenv); err == nil {
-			server := r.ServerName
-			cfg.LastReset = func() time.Time { return reset.LastEnded(dir, server) }
+			cfg.LastReset = lastReset(dir, r.ServerName)
 		}
 	}
 	return cfg

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -76,7 +77,9 @@ func Command(ctx context.Context, argv []string, o Options) (*exec.Cmd, error) {
 			if cmd.Process == nil {
 				return nil
 			}
-			return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			waitGroupGone(cmd.Process.Pid, 2*time.Second)
+			return err
 		}
 	}
 	cmd.WaitDelay = o.WaitDelay
@@ -84,4 +87,45 @@ func Command(ctx context.Context, argv []string, o Options) (*exec.Cmd, error) {
 		cmd.WaitDelay = 2 * time.Second
 	}
 	return cmd, nil
+}
+
+// waitGroupGone waits (at most limit) until no process of group pgid runs
+// any more: a SIGKILL is sent at once but acted on when each process is next
+// scheduled, and a caller that returns (a console exiting) must not leave a
+// child running behind it. A zombie counts as gone.
+func waitGroupGone(pgid int, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for groupRuns(pgid) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// groupRuns says whether a process of group pgid is alive (not a zombie),
+// from /proc.
+func groupRuns(pgid int) bool {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return false
+	}
+	want := strconv.Itoa(pgid)
+	for _, e := range entries {
+		name := e.Name()
+		if name[0] < '0' || name[0] > '9' {
+			continue
+		}
+		data, err := os.ReadFile("/proc/" + name + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(data)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:]) // state, ppid, pgrp, ...
+		if len(f) > 2 && f[2] == want && f[0] != "Z" && f[0] != "X" {
+			return true
+		}
+	}
+	return false
 }
